@@ -1,0 +1,1 @@
+"""Read load-run results directories, summarize, compare, gate and report."""

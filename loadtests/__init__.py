@@ -1,0 +1,1 @@
+"""Locust golden-path users, load shapes and the one-command runner."""

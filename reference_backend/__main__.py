@@ -1,0 +1,3 @@
+from reference_backend.cli import main
+
+raise SystemExit(main())

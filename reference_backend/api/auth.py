@@ -1,0 +1,52 @@
+"""Login."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, Field
+
+from reference_backend.api.deps import RuntimeDep
+from reference_backend.db import Database
+from reference_backend.security import create_access_token, verify_password
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+def _check(db: Database, username: str, password: str, log2_n: int) -> str | None:
+    user = db.get_user(username)
+    ok = verify_password(password, user.password_hash if user else None, log2_n=log2_n)
+    return user.user_id if user is not None and ok else None
+
+
+@router.post("/login", response_model=TokenResponse)
+async def login(body: LoginRequest, runtime: RuntimeDep) -> TokenResponse:
+    """Exchange a username and password for a JWT access token."""
+    settings = runtime.settings
+    # Hashing runs in a thread so one login never stalls other users' sockets.
+    user_id = await asyncio.to_thread(
+        _check, runtime.db, body.username, body.password, settings.kdf_log2_n
+    )
+    if user_id is None:
+        runtime.metrics.logins.labels(outcome="failed").inc()
+        # One answer for unknown user and wrong password: no account enumeration.
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid username or password",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    runtime.metrics.logins.labels(outcome="ok").inc()
+    token, expires_in = create_access_token(settings, user_id=user_id, username=body.username)
+    return TokenResponse(access_token=token, expires_in=expires_in)

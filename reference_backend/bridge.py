@@ -1,0 +1,109 @@
+"""The one WebSocket bridge: per-user connection sets, built once in the lifespan.
+
+Every registry change is a plain dict/set update with no ``await`` in between,
+so on one event loop it is atomic: there is no window for another request to
+see or overwrite a half-made change (the legacy bridge has such windows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from reference_backend.events import Event
+
+log = logging.getLogger(__name__)
+
+Emitter = Callable[[Event], Awaitable[int]]
+
+
+class Connection:
+    """One accepted socket of one user; stamps ``seq`` per connection."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, websocket: WebSocket, user_id: str) -> None:
+        self.websocket = websocket
+        self.user_id = user_id
+        self.id = next(self._ids)
+        self._seq = 0
+        self._send_lock = asyncio.Lock()
+        self.closed = False
+
+    async def send(self, event: Event) -> None:
+        """Send one event; concurrent runs on one socket never interleave a frame."""
+        async with self._send_lock:
+            self._seq += 1
+            await self.websocket.send_json({**event, "seq": self._seq})
+
+    async def close(self, code: int, reason: str = "") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            try:
+                await self.websocket.close(code=code, reason=reason)
+            except RuntimeError:  # the client went first
+                pass
+
+
+class WebSocketBridge:
+    """Routes a user's events to that user's open sockets, and to no one else's."""
+
+    def __init__(self) -> None:
+        self._by_user: dict[str, set[Connection]] = {}
+
+    @property
+    def connection_count(self) -> int:
+        return sum(len(conns) for conns in self._by_user.values())
+
+    @property
+    def user_count(self) -> int:
+        return len(self._by_user)
+
+    def connections_of(self, user_id: str) -> frozenset[Connection]:
+        return frozenset(self._by_user.get(user_id, ()))
+
+    def register(self, websocket: WebSocket, user_id: str) -> Connection:
+        conn = Connection(websocket, user_id)
+        self._by_user.setdefault(user_id, set()).add(conn)
+        return conn
+
+    def unregister(self, conn: Connection) -> None:
+        conns = self._by_user.get(conn.user_id)
+        if conns is None:
+            return
+        conns.discard(conn)
+        if not conns:
+            del self._by_user[conn.user_id]
+
+    async def send_to_user(self, user_id: str, event: Event) -> int:
+        """Send ``event`` to every open socket of ``user_id``; returns how many got it."""
+        delivered = 0
+        for conn in list(self._by_user.get(user_id, ())):
+            try:
+                await conn.send(event)
+                delivered += 1
+            except Exception as exc:  # a socket that died mid-send is dropped, not fatal
+                log.debug("dropping connection %s of %s: %r", conn.id, user_id, exc)
+                self.unregister(conn)
+        return delivered
+
+    def emitter_for(self, user_id: str) -> Emitter:
+        """A send function bound to one user: an engine can reach no other user."""
+
+        async def emit(event: Event) -> int:
+            return await self.send_to_user(user_id, event)
+
+        return emit
+
+    async def close_all(self, code: int, reason: str) -> int:
+        """Close every socket with ``code`` (1001 on shutdown); returns how many."""
+        conns = [c for conns in self._by_user.values() for c in conns]
+        self._by_user.clear()
+        await asyncio.gather(*(c.close(code, reason) for c in conns), return_exceptions=True)
+        return len(conns)

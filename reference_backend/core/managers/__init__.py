@@ -1,0 +1,1 @@
+"""Managers: kept as a redirect for code that imported the factory from here."""

@@ -1,0 +1,58 @@
+"""Legacy factory #1 (the supervisor's): shared "current context" across an await."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+from reference_backend.agent import ModelProvider
+from reference_backend.db import Database
+from reference_backend.legacy.bridge import AgentWebSocketBridge
+from reference_backend.legacy.engine import ExecutionEngine, UserExecutionContext
+
+
+class ExecutionEngineFactory:
+    """One instance serves every user; engines are kept by user id."""
+
+    def __init__(self, db: Database, model: ModelProvider) -> None:
+        self._db = db
+        self._model = model
+        self._websocket_bridge: AgentWebSocketBridge | None = None
+        self._current_context: UserExecutionContext | None = None
+        self._active_engines: dict[str, ExecutionEngine] = {}
+        self.counts: Counter[str] = Counter()
+
+    def configure(self, websocket_bridge: AgentWebSocketBridge) -> None:
+        self._websocket_bridge = websocket_bridge
+
+    async def create_for_user(self, context: UserExecutionContext) -> ExecutionEngine:
+        if self._websocket_bridge is None:
+            self.counts["creation_errors"] += 1
+            raise RuntimeError("ExecutionEngineFactory not configured: no WebSocket bridge")
+        # Kept on the shared factory "so helpers need not pass it around" ...
+        self._current_context = context
+        await asyncio.to_thread(
+            self._db.record_audit,
+            [(time.time(), context.user_id, "engine_created", context.run_id, None)],
+        )
+        # ... and read back after the await: by now it may be another user's.
+        engine = ExecutionEngine(self._current_context, self._websocket_bridge, self._model)
+        self._active_engines[self._current_context.user_id] = engine
+        self.counts["total_engines_created"] += 1
+        return engine
+
+    async def cleanup_engine(self, engine: ExecutionEngine) -> None:
+        # Keyed by user: raises KeyError when a racing run already removed it.
+        del self._active_engines[engine.context.user_id]
+        self.counts["total_engines_cleaned"] += 1
+
+    def get_factory_metrics(self) -> dict[str, Any]:
+        return {
+            "factory_type": f"{type(self).__module__}.{type(self).__name__}",
+            "total_engines_created": self.counts["total_engines_created"],
+            "total_engines_cleaned": self.counts["total_engines_cleaned"],
+            "active_engines_count": len(self._active_engines),
+            "creation_errors": self.counts["creation_errors"],
+        }

@@ -1,0 +1,63 @@
+"""``create_app()``: the FastAPI app, with the factory and bridge built in its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from reference_backend import __version__
+from reference_backend.agent import build_model
+from reference_backend.api import auth, chat, health, ws
+from reference_backend.audit import AuditTrail
+from reference_backend.config import Settings
+from reference_backend.db import open_database
+from reference_backend.metrics import Metrics
+from reference_backend.runtime import Runtime
+from reference_backend.service import CanonicalService, GoldenPathService
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Build the one factory and the one bridge; on exit close sockets with 1001 and clean up."""
+    settings: Settings = app.state.settings
+    db = open_database(settings.database_url)
+    metrics = Metrics()
+    model = build_model(settings)
+    audit = AuditTrail(db)
+    service: GoldenPathService
+    if settings.factory_mode == "legacy":
+        from reference_backend.legacy.service import LegacyService
+
+        service = LegacyService(settings, db=db, model=model, metrics=metrics)
+    else:
+        service = CanonicalService(settings, model=model, audit=audit, metrics=metrics)
+    metrics.watch_factory(service.factory_metrics)
+    await audit.start()
+    await service.start()
+    app.state.runtime = Runtime(settings, db, metrics, model, audit, service)
+    log.info("ready: factory_mode=%s database=%s", settings.factory_mode, settings.database_url)
+    try:
+        yield
+    finally:
+        await service.drain(grace_s=settings.shutdown_grace_s)
+        await service.shutdown()
+        del app.state.runtime
+        await audit.close()
+        await model.aclose()
+        db.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The reference backend; settings default to the ``GOLDENPATH_*`` environment."""
+    app = FastAPI(title="goldenpath reference backend", version=__version__, lifespan=lifespan)
+    app.state.settings = settings if settings is not None else Settings()
+    app.include_router(auth.router)
+    app.include_router(chat.router)
+    app.include_router(health.router)
+    app.include_router(ws.router)
+    return app

@@ -1,0 +1,58 @@
+"""Prometheus metrics, one registry per app (so several apps can live in one process)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+
+class _FactoryCollector(Collector):
+    """Reads the factory's own counters at scrape time."""
+
+    def __init__(self, read: Callable[[], dict[str, Any]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        metrics = self._read()
+        for key in (
+            "active_engines_count",
+            "total_engines_created",
+            "total_engines_cleaned",
+            "creation_errors",
+            "cleanup_errors",
+            "timeout_cleanups",
+            "user_limit_rejections",
+            "user_isolation_validations",
+        ):
+            if isinstance(metrics.get(key), int):
+                yield GaugeMetricFamily(f"goldenpath_factory_{key}", key, value=metrics[key])
+
+
+class Metrics:
+    """The backend's counters, gauges and histograms."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.logins = Counter("goldenpath_logins", "Login attempts", ["outcome"], registry=r)
+        self.ws_open = Gauge("goldenpath_ws_connections", "Open WebSocket connections", registry=r)
+        self.ws_closes = Counter(
+            "goldenpath_ws_closes", "WebSocket closes sent by the server", ["code"], registry=r
+        )
+        self.ws_rejected = Counter(
+            "goldenpath_ws_rejected", "WebSocket connections refused", ["reason"], registry=r
+        )
+        self.runs = Counter("goldenpath_agent_runs", "Agent runs", ["outcome"], registry=r)
+        self.run_seconds = Histogram(
+            "goldenpath_agent_run_seconds",
+            "Agent run duration",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+
+    def watch_factory(self, read: Callable[[], dict[str, Any]]) -> None:
+        self.registry.register(_FactoryCollector(read))

@@ -1,0 +1,205 @@
+"""The golden path on the canonical factory: sockets, runs, drain.
+
+A ``GoldenPathService`` is what the API routes talk to. The canonical one is
+here; ``reference_backend.legacy.service`` has the fragmented one with the
+same methods, so the routes do not know which mode they serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any, Protocol
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from reference_backend.agent import ModelProvider
+from reference_backend.agents.supervisor import (
+    ExecutionEngineFactory,
+    FactoryError,
+    FactoryShutdownError,
+    UserEngineLimitError,
+    UserExecutionContext,
+)
+from reference_backend.audit import AuditTrail
+from reference_backend.bridge import WebSocketBridge
+from reference_backend.config import Settings
+from reference_backend.events import error_event
+from reference_backend.metrics import Metrics
+from reference_backend.ws_protocol import (
+    CLOSE_GOING_AWAY,
+    CLOSE_TOO_BIG,
+    FrameTooBig,
+    UserMessage,
+    receive_frames,
+)
+
+log = logging.getLogger(__name__)
+
+
+class GoldenPathService(Protocol):
+    """What the routes need from a factory mode."""
+
+    mode: str
+
+    @property
+    def draining(self) -> bool: ...
+
+    @property
+    def accepting_sockets(self) -> bool: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def serve_socket(self, websocket: WebSocket, user_id: str) -> None: ...
+
+    async def start_run(self, user_id: str, message: str, client_msg_id: str | None) -> str: ...
+
+    async def drain(self, *, grace_s: float) -> int: ...
+
+    async def shutdown(self) -> None: ...
+
+    def factory_metrics(self) -> dict[str, Any]: ...
+
+
+def new_run_id() -> str:
+    return f"run-{uuid.uuid4().hex}"
+
+
+def new_thread_id() -> str:
+    return f"thread-{uuid.uuid4().hex[:16]}"
+
+
+class CanonicalService:
+    """One factory and one bridge, built at startup; a task per run."""
+
+    mode = "canonical"
+
+    def __init__(
+        self, settings: Settings, *, model: ModelProvider, audit: AuditTrail, metrics: Metrics
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self.bridge = WebSocketBridge()
+        self.factory = ExecutionEngineFactory(
+            websocket_bridge=self.bridge,
+            model=model,
+            audit=audit,
+            max_engines_per_user=settings.max_engines_per_user,
+            engine_idle_timeout_s=settings.engine_idle_timeout_s,
+        )
+        self._runs: set[asyncio.Task[None]] = set()
+        self._started = False
+        self._draining = False
+
+    @property
+    def ready(self) -> bool:
+        return self._started and not self._draining
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    @property
+    def accepting_sockets(self) -> bool:
+        # Transport accepted is not application ready: no socket before the
+        # factory and bridge exist, none once draining has begun.
+        return self.ready
+
+    async def start(self) -> None:
+        await self.factory.start()
+        self._started = True
+
+    async def serve_socket(self, websocket: WebSocket, user_id: str) -> None:
+        """Serve one accepted socket until the client leaves or the server drains."""
+        conn = self.bridge.register(websocket, user_id)
+        thread_id = new_thread_id()
+        self._metrics.ws_open.inc()
+        try:
+            async for frame in receive_frames(
+                websocket, max_bytes=self._settings.ws_max_message_bytes
+            ):
+                if isinstance(frame, UserMessage):
+                    self._spawn(user_id, new_run_id(), thread_id, frame)
+                else:
+                    await conn.send(frame)
+        except FrameTooBig as exc:
+            log.info("closing a socket of %s: frame too big (%s)", user_id, exc)
+            self._metrics.ws_closes.labels(code=str(CLOSE_TOO_BIG)).inc()
+            await conn.close(CLOSE_TOO_BIG, "frame too big")
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.bridge.unregister(conn)
+            self._metrics.ws_open.dec()
+
+    def _spawn(self, user_id: str, run_id: str, thread_id: str, msg: UserMessage) -> None:
+        task = asyncio.create_task(self._run(user_id, run_id, thread_id, msg), name=run_id)
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
+
+    async def _run(self, user_id: str, run_id: str, thread_id: str, msg: UserMessage) -> None:
+        started = time.perf_counter()
+        outcome = "completed"
+        try:
+            context = UserExecutionContext(user_id, run_id, client_msg_id=msg.client_msg_id)
+            async with self.factory.user_execution_scope(context) as engine:
+                reply = await engine.execute(
+                    msg.message, thread_id=thread_id, client_msg_id=msg.client_msg_id
+                )
+            outcome = "completed" if reply is not None else "agent_failed"
+        except UserEngineLimitError as exc:
+            outcome = "rejected"
+            await self.bridge.send_to_user(
+                user_id, error_event("engine_limit", str(exc), run_id=run_id)
+            )
+        except FactoryShutdownError:
+            outcome = "rejected"
+            await self.bridge.send_to_user(
+                user_id, error_event("shutting_down", "the server is shutting down", run_id=run_id)
+            )
+        except FactoryError as exc:
+            outcome = "error"
+            log.warning("run %s of %s refused: %s", run_id, user_id, exc)
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        finally:
+            self._metrics.runs.labels(outcome=outcome).inc()
+            self._metrics.run_seconds.observe(time.perf_counter() - started)
+
+    async def start_run(self, user_id: str, message: str, client_msg_id: str | None) -> str:
+        """Start a run from HTTP; its events go to the user's open sockets."""
+        if not self.ready:
+            raise FactoryShutdownError("the server is not ready")
+        run_id = new_run_id()
+        self._spawn(user_id, run_id, new_thread_id(), UserMessage(message, client_msg_id))
+        return run_id
+
+    async def drain(self, *, grace_s: float) -> int:
+        """Stop taking work, let runs finish for ``grace_s``, cancel the rest, close with 1001."""
+        self._draining = True
+        if self._runs:
+            _, pending = await asyncio.wait(set(self._runs), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        closed = await self.bridge.close_all(CLOSE_GOING_AWAY, "server shutting down")
+        if closed:
+            self._metrics.ws_closes.labels(code=str(CLOSE_GOING_AWAY)).inc(closed)
+        return closed
+
+    async def shutdown(self) -> None:
+        await self.drain(grace_s=0)
+        await self.factory.shutdown()
+
+    def factory_metrics(self) -> dict[str, Any]:
+        metrics = self.factory.get_factory_metrics()
+        metrics["websocket_connections"] = self.bridge.connection_count
+        metrics["in_flight_runs"] = len(self._runs)
+        return metrics
