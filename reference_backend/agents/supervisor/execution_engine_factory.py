@@ -20,7 +20,6 @@ import contextlib
 import itertools
 import logging
 import time
-import uuid
 import warnings
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Mapping
@@ -143,6 +142,8 @@ class UserExecutionContext:
 class UserExecutionEngine:
     """Runs one user's agent runs; sends events only through its own user's emitter."""
 
+    _ids = itertools.count(1)  # unique per process, and cheaper than uuid4 on the hot path
+
     def __init__(
         self,
         *,
@@ -152,7 +153,7 @@ class UserExecutionEngine:
         model: ModelProvider,
         agent_name: str = "supervisor",
     ) -> None:
-        self.engine_id = uuid.uuid4().hex
+        self.engine_id = f"engine-{next(self._ids)}"
         self.context = context
         self.agent_name = agent_name
         self._emit = emit

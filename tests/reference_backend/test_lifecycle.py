@@ -1,0 +1,115 @@
+"""Startup, readiness and shutdown: the close codes a client sees."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from starlette.websockets import WebSocketDisconnect
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from loadtests.embedded import EmbeddedBackend
+from reference_backend.config import Settings
+from reference_backend.main import create_app
+from reference_backend.ws_protocol import extract_token, offered_subprotocols
+from tests.conftest import PASSWORD
+from tests.utils.golden import jwt_subprotocols, login, ws_url
+
+
+def test_socket_before_startup_gets_1013() -> None:
+    from fastapi.testclient import TestClient
+
+    app = create_app(Settings(database_url="sqlite://"))
+    client = TestClient(app)  # no `with`: the lifespan has not run, nothing is built
+    with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+    assert info.value.code == 1013
+    assert client.get("/ready").status_code == 503
+
+
+def test_in_process_lifespan_closes_sockets_with_1001() -> None:
+    from fastapi.testclient import TestClient
+
+    from reference_backend.security import hash_password
+
+    app = create_app(Settings(database_url="sqlite://"))
+    with TestClient(app) as client:
+        app.state.runtime.db.add_users([("alice", hash_password("pw", log2_n=4))])
+        token = client.post("/api/auth/login", json={"username": "alice", "password": "pw"}).json()
+        ws_cm = client.websocket_connect(
+            "/ws", headers={"Authorization": f"Bearer {token['access_token']}"}
+        )
+        ws = ws_cm.__enter__()
+        service = app.state.runtime.service
+        assert service.factory_metrics()["websocket_connections"] == 1
+        # What the lifespan does on exit, run on the app's own loop:
+        closed = client.portal.call(lambda: service.drain(grace_s=1))  # type: ignore[union-attr]
+        assert closed == 1
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_json()
+        assert info.value.code == 1001
+        ws_cm.__exit__(None, None, None)
+    assert service.factory_metrics()["active_engines_count"] == 0
+
+
+class _Scope:
+    def __init__(self, subprotocols: list[str], headers: dict[str, str], query: str = "") -> None:
+        self.scope = {"subprotocols": subprotocols}
+        self.headers = headers
+        from starlette.datastructures import QueryParams
+
+        self.query_params = QueryParams(query)
+
+
+def test_token_lookup_order_and_comma_separated_subprotocols() -> None:
+    proto = jwt_subprotocols("tok-a")
+    # one list item holding the whole comma-separated header value
+    ws = _Scope([", ".join(proto)], {"authorization": "Bearer tok-b"}, "token=tok-c")
+    assert offered_subprotocols(ws) == proto  # type: ignore[arg-type]
+    assert extract_token(ws) == ("tok-a", "jwt-auth")  # type: ignore[arg-type]
+    assert extract_token(_Scope([], {"authorization": "Bearer tok-b"}, "token=tok-c")) == (
+        "tok-b",
+        None,
+    )  # type: ignore[arg-type]
+    assert extract_token(_Scope([], {}, "token=tok-c")) == ("tok-c", None)  # type: ignore[arg-type]
+    assert extract_token(_Scope(["jwt-auth", "jwt.!!!"], {}))[0] == ""  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def fresh_backend() -> Iterator[EmbeddedBackend]:
+    """A canonical backend of its own, for tests that stop it."""
+    with EmbeddedBackend(factory="canonical", users=3, password=PASSWORD) as backend:
+        yield backend
+
+
+def test_sigterm_closes_open_sockets_with_1001(fresh_backend: EmbeddedBackend) -> None:
+    async def go() -> list[int | None]:
+        async with httpx.AsyncClient(base_url=fresh_backend.url) as http:
+            tokens = [await login(http, f"load{i}", PASSWORD) for i in range(3)]
+        sockets = [
+            await connect(ws_url(fresh_backend.url), subprotocols=jwt_subprotocols(t))  # type: ignore[arg-type]
+            for t in tokens
+        ]
+        await sockets[0].send(json.dumps({"type": "user_message", "message": "before"}))
+        for _ in range(5):
+            await sockets[0].recv()
+        stopper = threading.Thread(target=fresh_backend.terminate)
+        stopper.start()
+        codes = []
+        for ws in sockets:
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 15)
+            codes.append(ws.close_code)
+        await asyncio.to_thread(stopper.join, 20)
+        return codes
+
+    assert asyncio.run(go()) == [1001, 1001, 1001]
+    # uvicorn re-raises the signal once its graceful shutdown is done
+    assert fresh_backend.process is not None and fresh_backend.process.returncode in (0, -15)
+    log = fresh_backend.tail(5000)
+    assert "Application shutdown complete" in log and "Traceback" not in log
