@@ -20,7 +20,7 @@ from reference_backend.agent import SimulatedModel
 from reference_backend.agents.supervisor import ExecutionEngineFactory, UserExecutionContext
 from reference_backend.bridge import WebSocketBridge
 from reference_backend.db import open_database
-from reference_backend.legacy.bridge import AgentWebSocketBridge
+from reference_backend.legacy.bridge import BridgeHolder
 from reference_backend.legacy.engine import UserExecutionContext as LegacyContext
 from reference_backend.legacy.supervisor.execution_engine_factory import (
     ExecutionEngineFactory as LegacyFactory,
@@ -61,7 +61,9 @@ async def main(n: int, users: int) -> None:
 
     db = open_database("sqlite://")
     legacy = LegacyFactory(db, SimulatedModel())
-    legacy.configure(AgentWebSocketBridge(db))
+    bridges = BridgeHolder(db)
+    await bridges.get_websocket_bridge()
+    legacy.configure(bridges)
     legacy_n = max(200, n // 10)
     legacy_ctx = [LegacyContext(f"user-{i % users}", f"run-{i}") for i in range(legacy_n + 1000)]
 

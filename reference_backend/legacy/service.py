@@ -65,14 +65,16 @@ class LegacyService:
         if self._socket_factory is None:
             factory = ExecutionEngineFactory(self._db, self._model)
             self._socket_factory = factory  # published before it is configured
-            factory.configure(await self._bridges.get_websocket_bridge())
+            await self._bridges.get_websocket_bridge()
+            factory.configure(self._bridges)
         return self._socket_factory
 
     async def _get_http_factory(self) -> UnifiedExecutionEngineFactory:
         if self._http_factory is None:
             factory = UnifiedExecutionEngineFactory(self._db, self._model)
             self._http_factory = factory
-            factory.configure(await self._bridges.get_websocket_bridge())
+            await self._bridges.get_websocket_bridge()
+            factory.configure(self._bridges)
         return self._http_factory
 
     async def serve_socket(self, websocket: WebSocket, user_id: str) -> None:

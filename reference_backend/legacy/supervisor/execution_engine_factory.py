@@ -9,7 +9,7 @@ from typing import Any
 
 from reference_backend.agent import ModelProvider
 from reference_backend.db import Database
-from reference_backend.legacy.bridge import AgentWebSocketBridge
+from reference_backend.legacy.bridge import BridgeHolder
 from reference_backend.legacy.engine import ExecutionEngine, UserExecutionContext
 
 
@@ -19,16 +19,18 @@ class ExecutionEngineFactory:
     def __init__(self, db: Database, model: ModelProvider) -> None:
         self._db = db
         self._model = model
-        self._websocket_bridge: AgentWebSocketBridge | None = None
+        self._bridges: BridgeHolder | None = None
         self._current_context: UserExecutionContext | None = None
         self._active_engines: dict[str, ExecutionEngine] = {}
         self.counts: Counter[str] = Counter()
 
-    def configure(self, websocket_bridge: AgentWebSocketBridge) -> None:
-        self._websocket_bridge = websocket_bridge
+    def configure(self, bridges: BridgeHolder) -> None:
+        """Point the factory at the process-wide bridge singleton (read at each create)."""
+        self._bridges = bridges
 
     async def create_for_user(self, context: UserExecutionContext) -> ExecutionEngine:
-        if self._websocket_bridge is None:
+        bridge = self._bridges.bridge if self._bridges is not None else None
+        if bridge is None:
             self.counts["creation_errors"] += 1
             raise RuntimeError("ExecutionEngineFactory not configured: no WebSocket bridge")
         # Kept on the shared factory "so helpers need not pass it around" ...
@@ -38,7 +40,7 @@ class ExecutionEngineFactory:
             [(time.time(), context.user_id, "engine_created", context.run_id, None)],
         )
         # ... and read back after the await: by now it may be another user's.
-        engine = ExecutionEngine(self._current_context, self._websocket_bridge, self._model)
+        engine = ExecutionEngine(self._current_context, bridge, self._model)
         self._active_engines[self._current_context.user_id] = engine
         self.counts["total_engines_created"] += 1
         return engine

@@ -1,0 +1,68 @@
+"""What a load run asks of its users, shared with worker processes through one env var.
+
+The runner writes a ``LoadConfig`` into ``GOLDENPATH_LOAD_CONFIG`` (JSON); the
+users read it in every process, local or a Locust worker on another machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+ENV_VAR = "GOLDENPATH_LOAD_CONFIG"
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """Parameters of the golden-path users (all have defaults usable with plain ``locust``)."""
+
+    user_prefix: str = "load"
+    password: str = "load-password"  # noqa: S105 - the throwaway load-test users' password
+    pool_size: int = 1000
+    users_csv: str | None = None
+    # per_iteration: login -> connect -> message -> close each iteration (the golden path);
+    # persistent: login and connect once, then one message per iteration.
+    connection: Literal["per_iteration", "persistent"] = "per_iteration"
+    response_timeout_s: float = 10.0
+    connect_timeout_s: float = 10.0
+    message: str = "golden path check"
+    source_addresses: int = 1
+    processes: int = 1
+    model: Literal["closed", "open"] = "closed"
+    rate: float = 0.0
+    rate_end: float | None = None
+    arrival: Literal["constant", "poisson"] = "constant"
+    duration_s: float = 0.0
+    seed: int = 0
+    batch_rows: int = 5000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> LoadConfig:
+        raw = os.environ.get(ENV_VAR)
+        return cls(**json.loads(raw)) if raw else cls()
+
+
+class UsageError(Exception):
+    """Bad command-line input: the CLI prints one line and exits 2."""
+
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    """``20s``, ``2m``, ``1h30m``, ``45`` -> seconds."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise UsageError(f"invalid duration {text!r}: use e.g. 20s, 2m, 1h30m")
+    h, m, s = (float(g) if g else 0.0 for g in match.groups())
+    seconds = h * 3600 + m * 60 + s
+    if seconds <= 0:
+        raise UsageError(f"duration {text!r} must be more than zero")
+    return seconds

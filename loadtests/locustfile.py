@@ -1,0 +1,55 @@
+"""Locustfile for plain ``locust -f loadtests/locustfile.py`` runs and for worker processes.
+
+    locust -f loadtests/locustfile.py --host http://127.0.0.1:8000 --headless -u 50 -r 10 -t 30s
+
+Users are ``load0``, ``load1``, ... (``goldenpath users create --count N``);
+set ``GOLDENPATH_LOAD_CONFIG`` (see ``loadtests/config.py``) to change that,
+and ``GOLDENPATH_RESULTS_DIR`` to have a plain Locust run write the raw event
+log there too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from locust import events
+from locust.env import Environment
+
+from loadtests.recorder import Recorder
+from loadtests.users import GoldenPathUser, load_config
+
+__all__ = ["GoldenPathUser", "attach"]
+
+
+def attach(environment: Environment, out_dir: Path | None = None) -> Recorder:
+    """Hook the event log (and the open model's schedule, if asked for) into ``environment``."""
+    recorder = Recorder(environment, out_dir)
+    environment.goldenpath_recorder = recorder  # type: ignore[attr-defined]
+    cfg = load_config()
+    if cfg.model == "open":
+        from loadtests.openmodel import ArrivalSchedule
+
+        schedule = ArrivalSchedule(
+            environment,
+            rate=cfg.rate,
+            rate_end=cfg.rate_end,
+            duration_s=cfg.duration_s,
+            arrival=cfg.arrival,
+            share=1.0 / max(1, cfg.processes),
+            seed=cfg.seed + int(getattr(environment.runner, "worker_index", 0) or 0),
+        )
+        environment.goldenpath_schedule = schedule  # type: ignore[attr-defined]
+        environment.events.test_start.add_listener(lambda **_: schedule.start())
+        environment.events.test_stop.add_listener(lambda **_: schedule.stop())
+    return recorder
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    results = os.environ.get("GOLDENPATH_RESULTS_DIR")
+    recorder = attach(environment, Path(results) if results else None)
+    if results:
+        recorder.start()
+        environment.events.quitting.add_listener(lambda **_: recorder.finalize())

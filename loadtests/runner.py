@@ -1,0 +1,487 @@
+"""``goldenpath run``: one command from nothing to a results directory.
+
+Starts the embedded reference backend on 127.0.0.1 (or targets ``--host``),
+provisions users, waits for ``/ready``, runs Locust headless for a bounded
+time, scrapes the backend's factory metrics before and after, writes the
+results directory (``results/README.md``) and prints a summary. ``--compare``
+runs legacy then canonical with the same scenario and prints both side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent
+import httpx
+
+# gevent patches the standard library first: Locust does it on import.
+import locust  # noqa: F401, I001
+from locust.env import Environment
+from locust.html import get_html_report
+from locust.runners import STATE_STOPPED, MasterRunner
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter, stats_history
+
+from loadtests.config import ENV_VAR, LoadConfig, UsageError, parse_duration
+from loadtests.embedded import BackendError, EmbeddedBackend
+from loadtests.locustfile import attach
+from loadtests.recorder import Recorder, merge_parts
+from loadtests.results import (
+    SCHEMA_VERSION,
+    format_summary,
+    git_revision,
+    summarize_rows,
+    versions,
+    write_json_atomic,
+)
+from loadtests.shapes import SHAPES, ShapeSpec, make_shape
+from loadtests.users import GoldenPathUser, set_config
+
+PROG = "goldenpath run"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--scenario", default="steady", choices=sorted(SHAPES), help="load shape")
+    p.add_argument("--users", type=int, default=50, help="peak concurrent users (default 50)")
+    p.add_argument(
+        "--spawn-rate", type=float, help="users started per second (default: all in 1 s)"
+    )
+    p.add_argument("--duration", default="20s", help="run time, e.g. 20s, 2m (default 20s)")
+    p.add_argument("--factory", choices=["canonical", "legacy"], help="embedded backend's mode")
+    p.add_argument("--host", help="target URL of a running deployment (default: embedded backend)")
+    p.add_argument("--out", type=Path, help="results directory (default results/runs/<id>)")
+    p.add_argument("--compare", action="store_true", help="run legacy then canonical, side by side")
+    p.add_argument("--processes", type=int, default=1, help="Locust worker processes (default 1)")
+    p.add_argument("--model", choices=["closed", "open"], default="closed")
+    p.add_argument("--rate", type=float, default=0.0, help="open model: iterations per second")
+    p.add_argument("--rate-end", type=float, help="open model: ramp the rate to this")
+    p.add_argument("--arrival", choices=["constant", "poisson"], default="constant")
+    p.add_argument(
+        "--connection",
+        choices=["per-iteration", "persistent"],
+        default="per-iteration",
+        help="login+connect every iteration (the golden path) or once per user",
+    )
+    p.add_argument("--users-csv", type=Path, help="CSV of username,password to log in as")
+    p.add_argument(
+        "--user-prefix", default="load", help="usernames PREFIX0..PREFIXn (default load)"
+    )
+    p.add_argument("--password", default="load-password", help="password of the load users")
+    p.add_argument("--pool-size", type=int, help="distinct users to log in as (default: peak)")
+    p.add_argument("--response-timeout", default="10s", help="wait for agent_completed (10s)")
+    p.add_argument(
+        "--source-addresses", type=int, default=1, help="spread sockets over 127.0.0.1..N"
+    )
+    p.add_argument(
+        "--backend-setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="embedded backend setting, e.g. agent_think_ms=20 (repeatable)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    return p
+
+
+@dataclass
+class Plan:
+    args: argparse.Namespace
+    duration_s: float
+    response_timeout_s: float
+    spawn_rate: float
+    peak_users: int
+    backend_settings: dict[str, str]
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    if args.users < 1:
+        raise UsageError("--users must be at least 1")
+    if args.processes < 1 or args.processes > 64:
+        raise UsageError("--processes must be between 1 and 64")
+    if args.compare and args.host:
+        raise UsageError("--compare starts its own legacy and canonical backends; drop --host")
+    if args.model == "open" and args.rate <= 0:
+        raise UsageError("--model open needs --rate > 0 (iterations per second)")
+    if args.users_csv is not None and not args.users_csv.is_file():
+        raise UsageError(f"--users-csv {args.users_csv}: no such file")
+    if args.host and not re.match(r"^https?://[^/\s]+", args.host):
+        raise UsageError(f"--host {args.host!r}: expected a URL like http://127.0.0.1:8000")
+    settings: dict[str, str] = {}
+    for item in args.backend_setting:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--backend-setting {item!r}: expected KEY=VALUE")
+        settings[key.strip().lower()] = value.strip()
+    duration = parse_duration(args.duration)
+    peak = args.users * 3 if args.scenario == "spike" else args.users
+    return Plan(
+        args=args,
+        duration_s=duration,
+        response_timeout_s=parse_duration(args.response_timeout),
+        spawn_rate=args.spawn_rate or float(args.users),
+        peak_users=peak,
+        backend_settings=settings,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _scrape(target: str, path: Path) -> bool:
+    try:
+        resp = httpx.get(f"{target}/api/factory/metrics", timeout=5)
+        resp.raise_for_status()
+        write_json_atomic(path, resp.json())
+        return True
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def _probe_mode(target: str) -> str | None:
+    with contextlib.suppress(httpx.HTTPError, ValueError):
+        mode = httpx.get(f"{target}/ready", timeout=5).json().get("factory_mode")
+        return str(mode) if mode else None
+    return None
+
+
+class Progress:
+    """One status line every few seconds (stderr), so a long run shows it is alive."""
+
+    def __init__(self, recorder: Recorder, duration_s: float, *, quiet: bool) -> None:
+        self.recorder = recorder
+        self.duration_s = duration_s
+        self.quiet = quiet
+        self.started = time.monotonic()
+        self._last = 0.0
+
+    def tick(self, runner: Any, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.quiet or (not force and now - self._last < 2.0):
+            return
+        self._last = now
+        live = self.recorder.live
+        elapsed = now - self.started
+        rate = live.iterations / elapsed if elapsed > 0 else 0.0
+        print(
+            f"[{elapsed:5.0f}s/{self.duration_s:.0f}s] users {runner.user_count:>5} | "
+            f"iterations {live.iterations} ({rate:.1f}/s) | failed {live.failed_iterations} | "
+            f"isolation {live.by_kind.get('isolation_violation', 0)} | "
+            f"1011 {live.close_codes.get(1011, 0)} | rows {live.rows}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _start_workers(n: int, port: int, log: Path) -> list[subprocess.Popen[bytes]]:
+    locustfile = Path(__file__).with_name("locustfile.py")
+    cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--worker"]
+    cmd += ["--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING"]
+    procs = []
+    with open(log, "ab") as fh:
+        for _ in range(n):
+            procs.append(subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT))  # noqa: S603
+    return procs
+
+
+def _stop_processes(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _drive(
+    plan: Plan,
+    cfg: LoadConfig,
+    target: str,
+    out_dir: Path,
+    backend: EmbeddedBackend | None,
+) -> tuple[str, str | None, Recorder]:
+    """Run Locust until the shape ends, the backend dies or the hard deadline passes."""
+    args = plan.args
+    spec = ShapeSpec(users=args.users, spawn_rate=plan.spawn_rate, duration_s=plan.duration_s)
+    env = Environment(
+        user_classes=[GoldenPathUser], shape_class=make_shape(args.scenario, spec), host=target
+    )
+    workers: list[subprocess.Popen[bytes]] = []
+    if args.processes > 1:
+        port = _free_port()
+        runner: Any = env.create_master_runner("127.0.0.1", port)
+        workers = _start_workers(args.processes, port, out_dir / "workers.log")
+    else:
+        runner = env.create_local_runner()
+    recorder = attach(env, out_dir)
+    recorder.start()
+    csv_writer = StatsCSVFileWriter(env, PERCENTILES_TO_REPORT, str(out_dir / "locust"), True)
+    background = [gevent.spawn(stats_history, runner), gevent.spawn(csv_writer.stats_writer)]
+    progress = Progress(recorder, plan.duration_s, quiet=args.quiet)
+    end_reason, detail = "completed", None
+    try:
+        if workers:
+            deadline = time.monotonic() + 60
+            while len(runner.clients.ready) < args.processes:
+                if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+                    raise BackendError(
+                        f"only {len(runner.clients.ready)} of {args.processes} "
+                        f"Locust workers connected (see workers.log)"
+                    )
+                gevent.sleep(0.1)
+        runner.start_shape()
+        started = time.monotonic()
+        # The shape stops the run at duration_s; this bound stops it whatever happens.
+        hard_deadline = started + plan.duration_s + max(30.0, 2 * plan.response_timeout_s)
+        health_failures, next_health = 0, started + 1
+        lost_workers = 0
+        while True:
+            gevent.sleep(0.25)
+            now = time.monotonic()
+            progress.tick(runner)
+            if runner.state == STATE_STOPPED and now - started > 1:
+                break
+            if backend is not None and backend.process is not None:
+                if backend.process.poll() is not None:
+                    end_reason = "backend_died"
+                    detail = f"the backend exited with {backend.process.returncode} mid-run"
+                    break
+            elif now >= next_health:
+                next_health = now + 1
+                try:
+                    httpx.get(f"{target}/health", timeout=2).raise_for_status()
+                    health_failures = 0
+                except httpx.HTTPError:
+                    health_failures += 1
+                if health_failures >= 5:
+                    end_reason, detail = "backend_died", "GET /health failed 5 times in a row"
+                    break
+            if isinstance(runner, MasterRunner):
+                missing = len(runner.clients.missing)
+                if missing > lost_workers:
+                    lost_workers = missing
+                    end_reason = "worker_lost"
+                    detail = f"{missing} of {args.processes} Locust workers stopped reporting"
+                if missing >= args.processes:
+                    break
+            if now > hard_deadline:
+                end_reason, detail = "error", "the run did not stop by itself; stopped at the bound"
+                break
+        progress.tick(runner, force=True)
+    except KeyboardInterrupt:
+        end_reason, detail = "interrupted", "interrupted by the user"
+    finally:
+        runner.stop()
+        if isinstance(runner, MasterRunner):
+            # Let the workers' last reports (with their last rows) arrive.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(
+                c.state != STATE_STOPPED for c in runner.clients.values() if c.state != "missing"
+            ):
+                gevent.sleep(0.1)
+            gevent.sleep(0.5)
+        runner.quit()
+        for g in background:
+            g.kill()
+        with contextlib.suppress(Exception):
+            csv_writer.close_files()
+        with contextlib.suppress(Exception):
+            html = get_html_report(env, show_download_link=False)
+            (out_dir / "locust_report.html").write_text(html)
+        _stop_processes(workers)
+    return end_reason, detail, recorder
+
+
+def run_once(
+    plan: Plan, factory: str | None, out_dir: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One load run into ``out_dir``; returns (meta, summary)."""
+    args = plan.args
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise UsageError(f"--out {out_dir}: the directory is not empty")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started_at = dt.datetime.now(dt.UTC)
+    meta: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": f"{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
+        "target": args.host,
+        "embedded_backend": args.host is None,
+        "factory_mode": factory,
+        "scenario": {
+            "name": args.scenario if args.model == "closed" else "open",
+            "shape": args.scenario,
+            "model": args.model,
+            "user_class": "GoldenPathUser",
+            "connection": args.connection,
+            "rate": args.rate if args.model == "open" else None,
+            "rate_end": args.rate_end,
+            "arrival": args.arrival if args.model == "open" else None,
+        },
+        "users": plan.peak_users,
+        "spawn_rate": plan.spawn_rate,
+        "duration_s": plan.duration_s,
+        "processes": args.processes,
+        "backend_config": {},
+        "versions": versions(),
+        "git_revision": git_revision(Path(__file__).resolve().parent),
+        "started_at": started_at.isoformat(),
+        "ended_at": None,
+        "end_reason": "running",
+        "end_detail": None,
+        "events_rows": 0,
+    }
+    write_json_atomic(out_dir / "meta.json", meta)
+    backend: EmbeddedBackend | None = None
+    recorder: Recorder | None = None
+    t0 = time.monotonic()
+    try:
+        if args.host:
+            target = args.host.rstrip("/")
+            meta["factory_mode"] = factory or _probe_mode(target)
+        else:
+            settings: dict[str, object] = {"agent_seed": args.seed, **plan.backend_settings}
+            backend = EmbeddedBackend(
+                factory=factory or "canonical",
+                users=args.pool_size or plan.peak_users,
+                prefix=args.user_prefix,
+                password=args.password,
+                settings=settings,
+                log_path=out_dir / "backend.log",
+            )
+            backend.start()
+            target = backend.url
+            meta["backend_pid"] = backend.pid
+            meta["factory_mode"] = factory or "canonical"
+            meta["backend_config"] = {"factory_mode": meta["factory_mode"], **settings}
+        meta["target"] = target
+        write_json_atomic(out_dir / "meta.json", meta)
+        _scrape(target, out_dir / "factory_metrics_before.json")
+        cfg = LoadConfig(
+            user_prefix=args.user_prefix,
+            password=args.password,
+            pool_size=args.pool_size or plan.peak_users,
+            users_csv=str(args.users_csv) if args.users_csv else None,
+            connection="persistent" if args.connection == "persistent" else "per_iteration",
+            response_timeout_s=plan.response_timeout_s,
+            source_addresses=args.source_addresses,
+            processes=args.processes,
+            model=args.model,
+            rate=args.rate,
+            rate_end=args.rate_end,
+            arrival=args.arrival,
+            duration_s=plan.duration_s,
+            seed=args.seed,
+        )
+        os.environ[ENV_VAR] = cfg.to_env()  # for worker processes
+        set_config(cfg)
+        end_reason, detail, recorder = _drive(plan, cfg, target, out_dir, backend)
+        meta["end_reason"], meta["end_detail"] = end_reason, detail
+        if end_reason != "backend_died":
+            _scrape(target, out_dir / "factory_metrics_after.json")
+    except KeyboardInterrupt:
+        meta["end_reason"], meta["end_detail"] = "interrupted", "interrupted by the user"
+    except BackendError as exc:
+        meta["end_reason"], meta["end_detail"] = "error", str(exc).splitlines()[0][:300]
+    finally:
+        rows = recorder.finalize() if recorder is not None else merge_parts(out_dir)
+        if backend is not None:
+            backend.cleanup()
+        meta["ended_at"] = dt.datetime.now(dt.UTC).isoformat()
+        meta["events_rows"] = rows
+        meta["elapsed_s"] = round(time.monotonic() - t0, 3)
+        write_json_atomic(out_dir / "meta.json", meta)
+    meta["out_dir"] = str(out_dir)
+    return meta, summarize_rows(out_dir / "events.parquet")
+
+
+def _default_out(tag: str) -> Path:
+    return Path("results") / "runs" / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{tag}"
+
+
+def _side_by_side(results: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
+    cols = list(results)
+    rows: list[tuple[str, list[str]]] = []
+
+    def cell(summary: dict[str, Any], name: str, key: str, fmt: str) -> str:
+        value = summary["names"].get(name, {}).get(key)
+        return "-" if value is None else format(value, fmt)
+
+    for label, name, key, fmt in [
+        ("golden_path count", "golden_path", "count", "d"),
+        ("golden_path failures", "golden_path", "failures", "d"),
+        ("golden_path p50 ms", "golden_path", "p50", ".1f"),
+        ("golden_path p95 ms", "golden_path", "p95", ".1f"),
+        ("golden_path p99 ms", "golden_path", "p99", ".1f"),
+        ("response p95 ms", "response", "p95", ".1f"),
+    ]:
+        rows.append((label, [cell(results[c][1], name, key, fmt) for c in cols]))
+    rows.append(
+        (
+            "isolation violations",
+            [str(results[c][1]["failure_kinds"].get("isolation_violation", 0)) for c in cols],
+        )
+    )
+    rows.append(("1011 closes", [str(results[c][1]["close_codes"].get(1011, 0)) for c in cols]))
+    rows.append(("timeouts", [str(results[c][1]["failure_kinds"].get("timeout", 0)) for c in cols]))
+    width = max(len(r[0]) for r in rows) + 2
+    lines = ["".ljust(width) + "".join(c.rjust(14) for c in cols)]
+    lines += [label.ljust(width) + "".join(v.rjust(14) for v in vals) for label, vals in rows]
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``goldenpath run ...``; exit 0 when every run completed, 1 otherwise, 2 on bad input."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        plan = make_plan(args)
+        if args.compare:
+            base = args.out or _default_out("compare")
+            results = {}
+            for mode in ("legacy", "canonical"):
+                print(
+                    f"== {mode}: {args.users} users, {args.scenario}, {args.duration}",
+                    file=sys.stderr,
+                )
+                results[mode] = run_once(plan, mode, base / mode)
+            for mode, (meta, summary) in results.items():
+                print("\n".join(format_summary(mode, summary, meta)))
+            print("\nbefore (legacy) vs after (canonical):")
+            print("\n".join(_side_by_side(results)))
+            return 0 if all(m["end_reason"] == "completed" for m, _ in results.values()) else 1
+        out = args.out or _default_out(args.factory or "run")
+        meta, summary = run_once(plan, args.factory, out)
+        print("\n".join(format_summary(meta.get("factory_mode") or "run", summary, meta)))
+        if meta["end_reason"] != "completed":
+            print(f"{PROG}: run ended early: {meta['end_detail']}", file=sys.stderr)
+            return 1
+        return 0
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except BackendError as exc:
+        print(f"{PROG}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1

@@ -1,0 +1,272 @@
+"""Locust users for the golden path: login -> WebSocket -> AI response, every check on.
+
+``GoldenPathUser`` logs in, connects, sends a message carrying a unique
+canary and reads until its ``agent_completed``, then checks order, isolation
+and the close code (:mod:`loadtests.checks`). Timings go to Locust's own
+statistics under their own names (``login``, ``ws_connect``, ``ttfe``,
+``response``, ``golden_path``) and, through :mod:`loadtests.recorder`, to the
+run's raw event log.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import time
+from typing import Any
+
+from locust import constant, task
+from locust.contrib.fasthttp import FastHttpUser
+from locust.exception import StopUser
+
+from loadtests.checks import GoldenPathFailure, RunCheck, new_canary
+from loadtests.config import LoadConfig
+from loadtests.wsclient import ClosedByServer, WsConnection, ws_url
+
+_config: LoadConfig | None = None
+_local_index = itertools.count()
+_csv_identities: list[tuple[str, str]] | None = None
+
+
+def load_config() -> LoadConfig:
+    """This process's LoadConfig: set by the runner, else read from the environment."""
+    global _config
+    if _config is None:
+        _config = LoadConfig.from_env()
+    return _config
+
+
+def set_config(cfg: LoadConfig) -> None:
+    global _config, _csv_identities
+    _config, _csv_identities = cfg, None
+
+
+def _identities(cfg: LoadConfig) -> list[tuple[str, str]]:
+    global _csv_identities
+    if _csv_identities is None:
+        with open(cfg.users_csv or "", newline="") as fh:
+            rows = [r for r in csv.reader(fh) if r and not r[0].startswith("#")]
+        if rows and rows[0][:2] == ["username", "password"]:
+            rows = rows[1:]
+        _csv_identities = [(r[0], r[1]) for r in rows]
+    return _csv_identities
+
+
+def _subject(token: str) -> str:
+    import base64
+
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims.get("sub", ""))
+
+
+class GoldenPathUser(FastHttpUser):
+    """One distinct backend user walking the golden path back to back (closed model)."""
+
+    wait_time = constant(0)
+    # Locust's default HTTP timeouts; the WebSocket has its own (LoadConfig).
+    network_timeout = 30.0
+    connection_timeout = 10.0
+
+    def on_start(self) -> None:
+        self.cfg = load_config()
+        index = self._global_index()
+        self.source_index = index
+        if self.cfg.users_csv:
+            identities = _identities(self.cfg)
+            self.username, self.password = identities[index % len(identities)]
+        else:
+            self.username = f"{self.cfg.user_prefix}{index % self.cfg.pool_size}"
+            self.password = self.cfg.password
+        self.token: str | None = None
+        self.user_id = ""
+        self.ws: WsConnection | None = None
+        self.schedule = getattr(self.environment, "goldenpath_schedule", None)
+
+    def _global_index(self) -> int:
+        # Distinct across processes: worker k of n takes k, k+n, k+2n, ...
+        worker = int(getattr(self.environment.runner, "worker_index", 0) or 0)
+        return worker + next(_local_index) * max(1, self.cfg.processes)
+
+    def on_stop(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+            self.ws = None
+
+    def _fire(
+        self,
+        name: str,
+        started: float,
+        ms: float,
+        exc: BaseException | None = None,
+        **context: Any,
+    ) -> None:
+        self.environment.events.request.fire(
+            request_type="GOLDENPATH" if name in {"golden_path", "iteration"} else "WS",
+            name=name,
+            response_time=ms,
+            response_length=0,
+            exception=exc,
+            context={"user": self.username, **context},
+            start_time=started,
+            url=None,
+            response=None,
+        )
+
+    def _login(self) -> bool:
+        with self.client.post(
+            "/api/auth/login",
+            json={"username": self.username, "password": self.password},
+            name="login",
+            context={"user": self.username},
+            catch_response=True,
+        ) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"auth_failed: HTTP {resp.status_code}")
+                return False
+            try:
+                self.token = str(resp.json()["access_token"])
+                self.user_id = _subject(self.token)
+            except (ValueError, KeyError, TypeError, IndexError):
+                resp.failure("auth_failed: no access_token in the login response")
+                return False
+        return True
+
+    def _connect(self) -> bool:
+        started = time.time()
+        t0 = time.perf_counter()
+        try:
+            self.ws = WsConnection(
+                ws_url(self.host or ""),
+                token=self.token or "",
+                timeout_s=self.cfg.connect_timeout_s,
+                source_index=self.source_index,
+                sources=self.cfg.source_addresses,
+            )
+        except Exception as exc:
+            self.ws = None
+            failure = GoldenPathFailure("connect_failed", type(exc).__name__)
+            self._fire("ws_connect", started, (time.perf_counter() - t0) * 1000, failure)
+            return False
+        self._fire("ws_connect", started, (time.perf_counter() - t0) * 1000)
+        return True
+
+    def _exchange(self, ws: WsConnection) -> tuple[RunCheck, float, float | None, float]:
+        """Send one message and read its run: (check, send wall time, ttfe ms, response ms)."""
+        check = RunCheck(user_id=self.user_id, canary=new_canary())
+        frame = json.dumps(
+            {
+                "type": "user_message",
+                "message": f"{self.cfg.message} {check.canary}",
+                "client_msg_id": check.canary,
+            }
+        )
+        sent_at = time.time()
+        t0 = time.perf_counter()
+        ttfe: float | None = None
+        deadline = t0 + self.cfg.response_timeout_s
+        ws.send_text(frame)
+        try:
+            while not check.done:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    check.timed_out = True
+                    break
+                ws.settimeout(left)
+                raw = ws.recv_text()
+                if ttfe is None:
+                    ttfe = (time.perf_counter() - t0) * 1000
+                check.observe(raw)
+        except ClosedByServer as closed:
+            check.close_code = closed.code
+        except TimeoutError:
+            check.timed_out = True
+        except Exception:  # the socket broke without a close frame (1006)
+            check.close_code = 1006
+        return check, sent_at, ttfe, (time.perf_counter() - t0) * 1000
+
+    @task
+    def golden_path(self) -> None:
+        intended: float | None = None
+        if self.schedule is not None:
+            intended = self.schedule.take()
+            if intended is None:
+                raise StopUser()
+        self.iteration(intended)
+
+    def iteration(self, intended: float | None = None) -> None:
+        per_iteration = self.cfg.connection == "per_iteration"
+        started = time.time()
+        t0 = time.perf_counter()
+        if (per_iteration or self.token is None) and not self._login():
+            self._end_iteration(intended, started, t0, GoldenPathFailure("auth_failed"), None)
+            return
+        if (per_iteration or self.ws is None) and not self._connect():
+            self._end_iteration(intended, started, t0, GoldenPathFailure("connect_failed"), None)
+            return
+        assert self.ws is not None
+        try:
+            check, sent_at, ttfe, response_ms = self._exchange(self.ws)
+        except Exception as exc:  # sending failed: the socket is gone
+            self.ws = None
+            failure = GoldenPathFailure("ws_close_other", type(exc).__name__)
+            self._end_iteration(intended, started, t0, failure, 1006)
+            return
+        run_id = next(iter(check.run_ids), None) if len(check.run_ids) == 1 else None
+        if ttfe is not None:
+            self._fire("ttfe", sent_at, ttfe, run_id=run_id)
+        failure = check.failure()
+        if check.close_code is not None:
+            self.ws = None  # the server ended it; reconnect next time
+        close_code = check.close_code
+        if per_iteration and self.ws is not None:
+            close_code = self.ws.close()
+            self.ws = None
+            if failure is None and close_code not in (1000, 1001, None):
+                failure = GoldenPathFailure(
+                    "ws_close_1011" if close_code == 1011 else "ws_close_other",
+                    f"close handshake answered with {close_code}",
+                )
+        last = not per_iteration
+        self._fire(
+            "response",
+            sent_at,
+            self._corrected(intended, response_ms) if last else response_ms,
+            failure,
+            run_id=run_id,
+            close_code=check.close_code,
+            failure_kind=failure.kind if failure else None,
+            service_ms=response_ms,
+        )
+        if per_iteration:
+            self._end_iteration(intended, started, t0, failure, close_code, run_id=run_id)
+
+    @staticmethod
+    def _corrected(intended: float | None, service_ms: float) -> float:
+        """Latency from the intended start (open model: coordinated omission corrected)."""
+        return service_ms if intended is None else (time.time() - intended) * 1000
+
+    def _end_iteration(
+        self,
+        intended: float | None,
+        started: float,
+        t0: float,
+        failure: GoldenPathFailure | None,
+        close_code: int | None,
+        run_id: str | None = None,
+    ) -> None:
+        if self.cfg.connection != "per_iteration":
+            return  # persistent users have no per-iteration login: their failed step has its row
+        service_ms = (time.perf_counter() - t0) * 1000
+        ms = self._corrected(intended, service_ms)
+        self._fire(
+            "golden_path",
+            intended or started,
+            ms,
+            failure,
+            run_id=run_id,
+            close_code=close_code,
+            failure_kind=failure.kind if failure else None,
+            service_ms=service_ms,
+        )
