@@ -1,1 +1,53 @@
-"""Read load-run results directories, summarize, compare, gate and report."""
+"""Read load-run results directories, summarize, compare and report.
+
+The public functions are imported lazily (PEP 562), so ``import analysis`` and
+its subpackages (``analysis.ssot`` is stdlib-only) stay cheap until pandas is
+actually needed. ``summarize`` and ``compare`` are modules here; their
+functions of the same name are ``analysis.summarize.summarize`` and
+``analysis.compare.compare``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "ResultsError": "analysis.errors",
+    "MissingFileError": "analysis.errors",
+    "CorruptFileError": "analysis.errors",
+    "SchemaVersionError": "analysis.errors",
+    "EmptyRunError": "analysis.errors",
+    "Run": "analysis.load",
+    "RunGroup": "analysis.load",
+    "load_run": "analysis.load",
+    "load_group": "analysis.load",
+    "resolve_run_dirs": "analysis.load",
+    "locate": "analysis.load",
+    "Summary": "analysis.summarize",
+    "over_time": "analysis.summarize",
+    "failures_over_time": "analysis.summarize",
+    "quantile_ci": "analysis.summarize",
+    "detect_steady_state": "analysis.steady",
+    "warmup_cuts": "analysis.steady",
+    "Comparison": "analysis.compare",
+    "Thresholds": "analysis.compare",
+    "render_markdown": "analysis.report",
+    "render_html": "analysis.report",
+    "write_report": "analysis.report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

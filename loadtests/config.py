@@ -27,6 +27,7 @@ class LoadConfig:
     # persistent: login and connect once, then one message per iteration.
     connection: Literal["per_iteration", "persistent"] = "per_iteration"
     response_timeout_s: float = 10.0
+    think_time_s: float = 0.0
     connect_timeout_s: float = 10.0
     message: str = "golden path check"
     source_addresses: int = 1

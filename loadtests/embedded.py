@@ -76,6 +76,7 @@ class EmbeddedBackend:
         env["GOLDENPATH_FACTORY_MODE"] = self.factory
         # Load users are hashed cheaply so a run measures the platform, not scrypt.
         env.setdefault("GOLDENPATH_KDF_LOG2_N", "8")
+        env.setdefault("GOLDENPATH_ACCESS_LOG", "false")
         for key, value in self.settings.items():
             env[f"GOLDENPATH_{key.upper()}"] = str(value)
         env["PYTHONUNBUFFERED"] = "1"

@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", default="load-password", help="password of the load users")
     p.add_argument("--pool-size", type=int, help="distinct users to log in as (default: peak)")
     p.add_argument("--response-timeout", default="10s", help="wait for agent_completed (10s)")
+    p.add_argument("--think-time", default="0s", help="pause between a user's iterations (0s)")
     p.add_argument(
         "--source-addresses", type=int, default=1, help="spread sockets over 127.0.0.1..N"
     )
@@ -107,6 +108,7 @@ class Plan:
     args: argparse.Namespace
     duration_s: float
     response_timeout_s: float
+    think_time_s: float
     spawn_rate: float
     peak_users: int
     backend_settings: dict[str, str]
@@ -137,6 +139,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         args=args,
         duration_s=duration,
         response_timeout_s=parse_duration(args.response_timeout),
+        think_time_s=0.0 if args.think_time in {"0", "0s"} else parse_duration(args.think_time),
         spawn_rate=args.spawn_rate or float(args.users),
         peak_users=peak,
         backend_settings=settings,
@@ -387,6 +390,7 @@ def run_once(
             users_csv=str(args.users_csv) if args.users_csv else None,
             connection="persistent" if args.connection == "persistent" else "per_iteration",
             response_timeout_s=plan.response_timeout_s,
+            think_time_s=plan.think_time_s,
             source_addresses=args.source_addresses,
             processes=args.processes,
             model=args.model,

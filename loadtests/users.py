@@ -16,7 +16,7 @@ import json
 import time
 from typing import Any
 
-from locust import constant, task
+from locust import task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
@@ -64,7 +64,6 @@ def _subject(token: str) -> str:
 class GoldenPathUser(FastHttpUser):
     """One distinct backend user walking the golden path back to back (closed model)."""
 
-    wait_time = constant(0)
     # Locust's default HTTP timeouts; the WebSocket has its own (LoadConfig).
     network_timeout = 30.0
     connection_timeout = 10.0
@@ -83,6 +82,10 @@ class GoldenPathUser(FastHttpUser):
         self.user_id = ""
         self.ws: WsConnection | None = None
         self.schedule = getattr(self.environment, "goldenpath_schedule", None)
+
+    def wait_time(self) -> float:
+        """Think time between iterations (0: back to back, the closed model's default)."""
+        return self.cfg.think_time_s
 
     def _global_index(self) -> int:
         # Distinct across processes: worker k of n takes k, k+n, k+2n, ...

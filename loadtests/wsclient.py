@@ -89,10 +89,14 @@ class WsConnection:
             # ping/pong frames are answered by the library; keep reading
 
     def _finish(self) -> None:
+        # Answer the server's close frame and drop the socket. (websocket-client's
+        # own close() swallows every exception, GreenletExit too, which would
+        # keep a user Locust is stopping alive.)
         try:
-            self._ws.close(timeout=1)
+            self._ws.send_close(websocket.STATUS_NORMAL)
         except Exception:  # noqa: S110 - the peer is gone; nothing left to do
             pass
+        self._ws.shutdown()
 
     def close(self) -> int | None:
         """Close from our side; returns the code the server answered with, if it did."""

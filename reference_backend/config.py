@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=256)
     shutdown_grace_s: float = Field(default=5.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # One line per request: useful by hand, megabytes per minute under load.
+    access_log: bool = True
 
     @field_validator("database_url")
     @classmethod

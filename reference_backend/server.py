@@ -38,6 +38,7 @@ def serve(settings: Settings) -> int:
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
+        "access_log": settings.access_log,
         "ws_max_size": settings.ws_max_message_bytes,
         "timeout_graceful_shutdown": settings.shutdown_grace_s + 5,
         "lifespan": "on",

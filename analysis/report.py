@@ -1,0 +1,407 @@
+"""Render a comparison (or a single run's summary) as Markdown and HTML.
+
+``report.md`` fits a GitHub pull-request comment: a headline, one compact
+table, and the rest folded in ``<details>``. ``report.html`` is one
+self-contained file: the same tables plus the plots as base64 PNGs.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analysis import plots
+from analysis.compare import BETTER, INCONCLUSIVE, SAME, WORSE, Comparison
+from analysis.summarize import CLOSE_1011, Summary, qlabel
+from analysis.summarize import QUANTILES as SUMMARY_QUANTILES
+
+Progress = Callable[[str], None]
+Table = tuple[list[str], list[list[str]]]
+MARK = {WORSE: "❌ worse", BETTER: "✅ better", SAME: "➖ no detectable change"}
+MARK[INCONCLUSIVE] = "❔ inconclusive"
+DEFECTS = ("isolation violations", f"{CLOSE_1011} closes", "dropped iterations")
+
+
+# --- formatting ------------------------------------------------------------------------
+
+
+def fmt_ms(x: float) -> str:
+    if not np.isfinite(x):
+        return "–"
+    return f"{x:.2f} ms" if abs(x) < 10 else f"{x:.1f} ms" if abs(x) < 1000 else f"{x:,.0f} ms"
+
+
+def _num(x: float) -> str:
+    return "–" if not np.isfinite(x) else f"{x:.2f}" if abs(x) < 10 else f"{x:,.1f}"
+
+
+def fmt_pct(x: float, signed: bool = False) -> str:
+    if not np.isfinite(x):
+        return "–"
+    return f"{x:+.1%}" if signed else f"{x:.2%}"
+
+
+def fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "–"
+    return "<1e-300" if p == 0 else f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_ci(est: float, lo: float, hi: float, f: Callable[[float], str] = _num) -> str:
+    if not np.isfinite(est):
+        return "–"
+    bound = lambda v: f(v) if np.isfinite(v) else "open"  # noqa: E731
+    return f"{f(est)} [{bound(lo)}, {bound(hi)}]"
+
+
+def _value(row: pd.Series, side: str) -> str:
+    v = row[side]
+    if row["unit"] == "ms":
+        return fmt_ms(v)
+    if row["unit"] == "rps":
+        return "–" if not np.isfinite(v) else f"{v:,.1f}/s"
+    if row["metric"] in DEFECTS:
+        return f"{int(row[f'count_{side}'])} ({fmt_pct(v)})"
+    return fmt_pct(v)
+
+
+def _change(row: pd.Series) -> str:
+    if row["unit"] == "rate":
+        if not np.isfinite(row["diff"]) or row["baseline"] == row["candidate"] == 0:
+            return "–"
+        pp = lambda v: f"{v * 100:+.2f}" if np.isfinite(v) else "open"  # noqa: E731
+        return f"{pp(row['diff'])} pp [{pp(row['diff_lo'])}, {pp(row['diff_hi'])}]"
+    if not np.isfinite(row["change"]):
+        return "–"
+    lo, hi = row["change_lo"], row["change_hi"]
+    return f"{fmt_pct(row['change'], True)} [{fmt_pct(lo, True)}, {fmt_pct(hi, True)}]"
+
+
+def _verdict(row: pd.Series) -> str:
+    text = MARK.get(row["verdict"], row["verdict"])
+    more = row["more_samples"]
+    if row["verdict"] == INCONCLUSIVE and np.isfinite(more) and more > 0:
+        text += f" (~{int(more):,} more/side)"
+    return text
+
+
+# --- tables ------------------------------------------------------------------------------
+
+
+def compact_rows(c: Comparison) -> pd.DataFrame:
+    """The rows worth a PR comment's main table."""
+    m = c.metrics
+    keep = (m["name"] == c.primary) & m["metric"].isin(["p50", "p95", "p99", "failure rate"])
+    keep |= (m["section"] == "latency") & m["metric"].isin(["p50", "p99"])
+    keep |= m["section"].isin(["throughput", "defects"])
+    keep |= m["section"].isin(["failures", "failure kinds"]) & m["verdict"].isin([WORSE, BETTER])
+    out = m[keep]
+    first = out["name"] == c.primary
+    return pd.concat([out[first], out[~first]])
+
+
+def comparison_table(c: Comparison, rows: pd.DataFrame, full: bool = False) -> Table:
+    ci = f"change [{c.thresholds.confidence:.0%} CI]"
+    head = ["request", "metric", "baseline", "candidate", ci, "verdict"]
+    if full:
+        head += ["MWU p", "KS p", "effect (IQR)", "n base", "n cand", "note"]
+    body = []
+    for _, r in rows.iterrows():
+        line = [str(r["name"]), str(r["metric"]), _value(r, "baseline"), _value(r, "candidate")]
+        line += [_change(r), _verdict(r)]
+        if full:
+            eff = r["effect_iqr"]
+            line += [
+                fmt_p(r["mwu_p"]),
+                fmt_p(r["ks_p"]),
+                "–" if not np.isfinite(eff) else f"{eff:+.2f}",
+            ]
+            line += [f"{int(r['n_baseline']):,}", f"{int(r['n_candidate']):,}", str(r["note"])]
+        body.append(line)
+    return head, body
+
+
+def summary_table(s: Summary) -> Table:
+    conf = f"{s.confidence:.0%} CI"
+    head = ["request", "requests", "throughput", f"p50 [{conf}]", "p90", "p95", "p99"]
+    head += ["p99.9", "max", "failure rate"]
+    body = []
+    for name, r in s.latency.iterrows():
+        line = [str(name), f"{int(r['requests']):,}", f"{r['throughput_rps']:,.1f}/s"]
+        for q in SUMMARY_QUANTILES:
+            lab = qlabel(q)
+            if lab in r:
+                line.append(fmt_ci(r[lab], r[f"{lab}_lo"], r[f"{lab}_hi"], fmt_ms))
+        line += [fmt_ms(r["max"]), fmt_pct(r["failure_rate"])]
+        body.append(line)
+    return head, body
+
+
+def failures_table(sides: Sequence[tuple[str, Summary]]) -> Table:
+    kinds = sorted({k for _, s in sides for k in s.failure_kinds.index})
+    head = ["failure kind"] + [label for label, _ in sides]
+    body = [[k] + [f"{int(s.failure_kinds.get(k, 0)):,}" for _, s in sides] for k in kinds]
+    codes = sorted({int(k) for _, s in sides for k in s.close_codes.index})
+    body += [
+        [f"close code {code}"] + [f"{int(s.close_codes.get(code, 0)):,}" for _, s in sides]
+        for code in codes
+    ]
+    body += [["isolation violations"] + [f"{s.isolation_violations:,}" for _, s in sides]]
+    body += [[f"{CLOSE_1011} closes"] + [f"{s.closes_1011:,}" for _, s in sides]]
+    body += [["dropped iterations"] + [f"{s.dropped_iterations:,}" for _, s in sides]]
+    return head, body
+
+
+def runs_table(sides: Sequence[tuple[str, Summary]]) -> Table:
+    head = ["side", "run", "factory", "scenario", "users", "rows", "end", "warm-up cut"]
+    body = []
+    for label, s in sides:
+        for meta, (run, cut) in zip(s.meta, s.warmup.items(), strict=True):
+            scen = meta.get("scenario") or {}
+            body.append(
+                [
+                    label,
+                    run,
+                    str(meta.get("factory_mode")),
+                    f"{scen.get('name', '?')} ({scen.get('model', '?')})",
+                    str(meta.get("users", "?")),
+                    f"{int(meta.get('events_rows') or 0):,}",
+                    str(meta.get("end_reason", "?")),
+                    f"{cut.cut_s:.1f} s ({cut.rule})",
+                ]
+            )
+    return head, body
+
+
+def as_frame(table: Table) -> pd.DataFrame:
+    """A rendered table as a DataFrame (for notebooks)."""
+    head, body = table
+    return pd.DataFrame(body, columns=head)
+
+
+def _defects_line(s: Summary, label: str) -> str:
+    requests = int(s.latency["requests"].sum())
+    failed = int(s.latency["failed"].sum())
+    rate = failed / requests if requests else float("nan")
+    line = (
+        f"**{label}**: {s.isolation_violations:,} isolation violations, {s.closes_1011:,} "
+        f"{CLOSE_1011} closes, {s.dropped_iterations:,} dropped iterations; "
+        f"{failed:,} failed of {requests:,} requests ({fmt_pct(rate)})"
+    )
+    if s.primary in s.latency.index:
+        r = s.latency.loc[s.primary]
+        line += f"; {s.primary} p50 {fmt_ms(r['p50'])}, p99 {fmt_ms(r['p99'])}"
+    return line
+
+
+def story(
+    first: Summary, second: Summary | None = None, first_label: str = "", second_label: str = ""
+) -> str:
+    """The defect and latency story of one or two summaries, as Markdown bullets."""
+    lines = [f"- {_defects_line(first, first_label or first.label)}"]
+    if second is not None:
+        lines.append(f"- {_defects_line(second, second_label or second.label)}")
+    return "\n".join(lines)
+
+
+def md_table(table: Table) -> str:
+    head, body = table
+    esc = lambda v: v.replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| " + " | ".join(map(esc, head)) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(map(esc, row)) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def html_table(table: Table) -> str:
+    head, body = table
+    out = ["<table>", "<thead><tr>"]
+    out += [f"<th>{html.escape(h)}</th>" for h in head]
+    out += ["</tr></thead>", "<tbody>"]
+    for row in body:
+        cells = "".join(f"<td>{html.escape(v)}</td>" for v in row)
+        out.append(f"<tr>{cells}</tr>")
+    out += ["</tbody>", "</table>"]
+    return "\n".join(out)
+
+
+# --- documents ---------------------------------------------------------------------------
+
+
+def _describe(s: Summary) -> str:
+    modes = ", ".join(s.factory_modes) or "unknown"
+    return (
+        f"`{s.label}`: {len(s.runs)} run(s), factory {modes}, {s.rows:,} rows analysed "
+        f"of {s.rows_total:,}, {s.steady_s:,.0f} s steady"
+    )
+
+
+def method_text(c: Comparison | None, confidence: float) -> list[str]:
+    lines = [
+        "Percentiles are exact, from the raw event rows (linear interpolation), over "
+        "successful requests after the warm-up cut; throughput is after the cut too. "
+        "Failures, close codes, isolation violations and dropped iterations count every row.",
+        f"Percentile intervals ({confidence:.0%}) are distribution-free order-statistic "
+        "(binomial) intervals; `open` means too few samples for that bound.",
+        "Warm-up: MSER-5 (White 1997) on per-window mean latency and throughput, the later "
+        "cut wins, kept only if the cut part differs from the rest by > 3 s.e.; or a fixed "
+        "window (`--warmup SECONDS`).",
+    ]
+    if c is not None:
+        th = c.thresholds
+        lines += [
+            "Changes of a percentile: exact bootstrap of the order statistic "
+            f"({th.bootstrap:,} draws, Beta-distributed ranks); repeated runs add their "
+            "run-to-run variance. Failure rates: Agresti-Caffo interval, Fisher's exact test.",
+            f"Worse/better needs significance (interval off 0 and p < {th.alpha:g}/m = "
+            f"{c.alpha_per_metric:.2g}, Bonferroni over the m metrics tested; latency p = "
+            "2 x min(Mann-Whitney U, Kolmogorov-Smirnov)) and a practical effect "
+            f"(|change| >= {th.min_rel_change:.0%} and >= {th.min_effect_iqr:g} IQR; "
+            f"failure rates >= {th.min_rate_change * 100:g} pp); with repeated runs the "
+            "change must also exceed the run-to-run spread. Isolation violations and "
+            "1011 closes are zero-tolerance.",
+            "No detectable change: the interval lies within the practical threshold, or "
+            "the change is significant but below it. Inconclusive: too few samples; the "
+            "estimate of how many more assumes the interval shrinks as 1/sqrt(n).",
+        ]
+    return lines
+
+
+def render_markdown(result: Comparison | Summary, *, html_name: str | None = None) -> str:
+    """GitHub-flavoured Markdown for a PR comment."""
+    out: list[str] = []
+    if isinstance(result, Comparison):
+        c = result
+        out.append(f"### goldenpath report: {MARK[c.verdict]}")
+        out.append("")
+        out.append(f"**{c.headline}**")
+        out.append("")
+        out.append(f"- baseline {_describe(c.baseline)}")
+        out.append(f"- candidate {_describe(c.candidate)}")
+        out.append("")
+        out.append(md_table(comparison_table(c, compact_rows(c))))
+        out += ["", f"<details><summary>All metrics ({len(c.metrics)})</summary>", ""]
+        out.append(md_table(comparison_table(c, c.metrics, full=True)))
+        out += ["", "</details>", ""]
+        sides = [("baseline", c.baseline), ("candidate", c.candidate)]
+        out += ["<details><summary>Failures by kind, close codes</summary>", ""]
+        out.append(md_table(failures_table(sides)))
+        out += ["", "</details>", ""]
+        out += ["<details><summary>Runs, notes and method</summary>", ""]
+        out.append(md_table(runs_table(sides)))
+        out.append("")
+        out += [f"- {n}" for n in c.notes]
+        out += [f"- {n}" for n in method_text(c, c.thresholds.confidence)]
+        out += ["", "</details>"]
+    else:
+        s = result
+        out.append(f"### goldenpath report: run summary of `{s.label}`")
+        out.append("")
+        out.append(
+            f"**{s.isolation_violations:,} isolation violations, {s.closes_1011:,} "
+            f"{CLOSE_1011} closes, {s.dropped_iterations:,} dropped iterations**"
+        )
+        out.append("")
+        out.append(f"- {_describe(s)}")
+        out.append("")
+        out.append(md_table(summary_table(s)))
+        out += ["", "<details><summary>Failures by kind, close codes</summary>", ""]
+        out.append(md_table(failures_table([(s.label, s)])))
+        out += ["", "</details>", "", "<details><summary>Runs and method</summary>", ""]
+        out.append(md_table(runs_table([(s.label, s)])))
+        out.append("")
+        out += [f"- {n}" for n in method_text(None, s.confidence)]
+        out += ["", "</details>"]
+    if html_name:
+        out += ["", f"Plots: `{html_name}` (self-contained HTML)."]
+    return "\n".join(out) + "\n"
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;padding:0 1em}
+table{border-collapse:collapse;margin:1em 0;font-size:.85em}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left}
+th{background:#f3f3f3} img{max-width:100%;display:block;margin:1em 0}
+.headline{font-size:1.15em;font-weight:600} details{margin:1em 0}
+"""
+
+
+def render_html(
+    result: Comparison | Summary,
+    *,
+    progress: Progress | None = None,
+) -> str:
+    """One self-contained HTML page: the tables and every plot as a base64 PNG."""
+    parts = []
+    if isinstance(result, Comparison):
+        c = result
+        title = f"goldenpath report: {c.verdict}"
+        sides = [(f"baseline {c.baseline.label}", c.baseline)]
+        sides += [(f"candidate {c.candidate.label}", c.candidate)]
+        parts.append(f"<h1>{html.escape(title)}</h1>")
+        parts.append(f'<p class="headline">{html.escape(c.headline)}</p>')
+        parts.append("<ul>")
+        parts.append(f"<li>baseline {html.escape(_describe(c.baseline))}</li>")
+        parts.append(f"<li>candidate {html.escape(_describe(c.candidate))}</li></ul>")
+        parts.append(html_table(comparison_table(c, compact_rows(c))))
+        full = html_table(comparison_table(c, c.metrics, full=True))
+        parts.append(f"<details><summary>All metrics</summary>{full}</details>")
+        tables = [("Failures by kind, close codes", failures_table(sides))]
+        tables.append(("Runs", runs_table(sides)))
+        notes, method = c.notes, method_text(c, c.thresholds.confidence)
+    else:
+        s = result
+        title = f"goldenpath report: run summary of {s.label}"
+        sides = [(s.label, s)]
+        parts.append(f"<h1>{html.escape(title)}</h1>")
+        parts.append(f"<p>{html.escape(_describe(s))}</p>")
+        parts.append(html_table(summary_table(s)))
+        tables = [("Failures by kind, close codes", failures_table(sides))]
+        tables.append(("Runs", runs_table(sides)))
+        notes, method = [], method_text(None, s.confidence)
+    for caption, fig_fn in _figure_jobs(sides):
+        if progress:
+            progress(f"plotting {caption.lower()}")
+        img = plots.to_base64(fig_fn())
+        alt = html.escape(caption)
+        parts.append(f"<h2>{alt}</h2>")
+        parts.append(f'<img alt="{alt}" src="data:image/png;base64,{img}">')
+    for caption, table in tables:
+        parts.append(f"<h2>{html.escape(caption)}</h2>{html_table(table)}")
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in [*notes, *method])
+    parts.append(f"<h2>Notes and method</h2><ul>{items}</ul>")
+    body = "\n".join(parts)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _figure_jobs(sides: plots.Sides) -> list[tuple[str, Callable[[], Figure]]]:
+    return [
+        ("Latency CDF", lambda: plots.latency_cdf(sides)),
+        ("Percentiles over time", lambda: plots.percentiles_over_time(sides)),
+        ("Throughput over time", lambda: plots.throughput_over_time(sides)),
+        ("Failures by kind over time", lambda: plots.failures_by_kind_over_time(sides)),
+    ]
+
+
+def write_report(
+    result: Comparison | Summary,
+    out_dir: str | Path,
+    *,
+    progress: Progress | None = None,
+) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    md_path, html_path = out / "report.md", out / "report.html"
+    md_path.write_text(render_markdown(result, html_name=html_path.name), encoding="utf-8")
+    html_path.write_text(render_html(result, progress=progress), encoding="utf-8")
+    return md_path, html_path

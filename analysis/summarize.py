@@ -1,0 +1,321 @@
+"""Summaries of a run or a group: exact percentiles with confidence intervals.
+
+Percentiles are computed from the raw rows (numpy's default linear
+interpolation between order statistics), never from Locust's rounded buckets.
+Their confidence intervals are distribution-free *order-statistic* intervals:
+for the q-quantile of n values, the interval runs from the l-th to the u-th
+smallest value, with l and u the alpha/2 and 1-alpha/2 quantiles of
+Binomial(n, q) (+1 for u), which covers the true quantile with probability
+>= the confidence level for any continuous distribution. No resampling is
+needed, so it costs one sort. When n is too small for a bound to exist (e.g.
+p99.9 of 500 values) that bound is NaN ("open").
+
+Latency statistics use the successful rows of each request name; failures are
+counted separately, by kind. The warm-up cut applies to latency and throughput
+only: failures, close codes, isolation violations and dropped iterations count
+every row of the run (a race during the ramp-up is still a defect). Dropped
+open-model iterations (``iteration`` rows with ``failure_kind == "dropped"``)
+never started: they count as dropped, not as requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.load import Run, RunGroup, as_group
+from analysis.steady import Warmup, WarmupCut, apply_warmup, primary_name, warmup_cuts
+
+QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 0.999)
+ISOLATION = "isolation_violation"
+DROPPED = "dropped"
+CLOSE_1011 = 1011
+
+
+def qlabel(q: float) -> str:
+    """``0.5 -> 'p50'``, ``0.999 -> 'p99.9'``."""
+    return "p" + f"{q * 100:.10g}"
+
+
+def quantiles_sorted(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """numpy's default (linear) quantiles of an already sorted array."""
+    n = x.size
+    if n == 0:
+        return np.full(len(qs), np.nan)
+    h = (n - 1) * np.asarray(qs, dtype=float)
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    return x[lo] + (h - lo) * (x[hi] - x[lo])
+
+
+def order_stat_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, int]:
+    """0-based indices (lo, hi) of the order-statistic interval; -1 / n mean open."""
+    alpha = 1.0 - confidence
+    lo = int(stats.binom.ppf(alpha / 2, n, q)) - 1
+    hi = int(stats.binom.ppf(1 - alpha / 2, n, q))
+    return lo, hi
+
+
+def quantile_ci(x: np.ndarray, q: float, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(estimate, lower, upper) of the q-quantile of sorted ``x``; open bounds are NaN."""
+    n = x.size
+    if n == 0:
+        return (np.nan, np.nan, np.nan)
+    est = float(quantiles_sorted(x, [q])[0])
+    lo, hi = order_stat_ranks(n, q, confidence)
+    lower = float(x[lo]) if 0 <= lo < n else np.nan
+    upper = float(x[hi]) if 0 <= hi < n else np.nan
+    return est, lower, upper
+
+
+def samples_for_bounded_ci(q: float, confidence: float = 0.95) -> int:
+    """Fewest values for which both order-statistic bounds of the q-quantile exist."""
+    alpha = 1.0 - confidence
+    return int(np.ceil(np.log(alpha / 2) / np.log(max(q, 1 - q)))) + 1
+
+
+@dataclass(eq=False)
+class Summary:
+    """What one run (or a group of repeated runs) measured, after the warm-up cut."""
+
+    label: str
+    runs: list[str]
+    meta: list[dict[str, Any]]
+    warmup: dict[str, WarmupCut]
+    confidence: float
+    steady_s: float  # analysed seconds, summed over the runs
+    rows: int  # rows analysed (after the warm-up cut)
+    rows_total: int
+    latency: pd.DataFrame  # index: name
+    failures: pd.DataFrame  # index: name, columns: failure kinds, values: row counts
+    close_codes: pd.Series  # close code -> rows
+    isolation_violations: int
+    closes_1011: int
+    dropped_iterations: int
+    primary: str
+    samples: dict[str, np.ndarray] = field(repr=False)  # name -> sorted ok latencies
+    per_run: pd.DataFrame = field(repr=False)  # (run, name) -> count, quantiles, rps
+    events: pd.DataFrame = field(repr=False)  # steady rows
+    all_events: pd.DataFrame = field(repr=False)  # every row, for plots of the warm-up
+
+    @property
+    def factory_modes(self) -> list[str]:
+        return sorted({str(m["factory_mode"]) for m in self.meta if m.get("factory_mode")})
+
+    @property
+    def failure_kinds(self) -> pd.Series:
+        """Rows per failure kind, all names together, most frequent first."""
+        return self.failures.sum(axis=0).sort_values(ascending=False)
+
+
+def _steady_seconds(events: pd.DataFrame, cuts: dict[str, WarmupCut]) -> pd.Series:
+    last = events.groupby("run", observed=False)["elapsed_s"].max()
+    cut = pd.Series({r: c.cut_s for r, c in cuts.items()})
+    return (last - cut.reindex(last.index)).clip(lower=1e-9).fillna(0.0)
+
+
+def summarize(
+    data: Run | RunGroup | Sequence[Run],
+    *,
+    warmup: Warmup = "auto",
+    confidence: float = 0.95,
+    quantiles: Sequence[float] = QUANTILES,
+) -> Summary:
+    """Per-request-name counts, throughput, exact percentiles with CIs, failures."""
+    group = as_group(data)
+    all_events = group.events
+    cuts = warmup_cuts(all_events, warmup)
+    ev = apply_warmup(all_events, cuts)
+    seconds = _steady_seconds(ev, cuts)
+    total_s = float(seconds.sum())
+
+    # Whole run: counts, failures, defects. Steady state only: samples, throughput.
+    cats = list(all_events["name"].cat.categories)
+    code_all = all_events["name"].cat.codes.to_numpy()
+    drop_all = (all_events["failure_kind"] == DROPPED).to_numpy()
+    ok_all = all_events["ok"].to_numpy()
+    code_st = ev["name"].cat.codes.to_numpy()
+    ok_st = ev["ok"].to_numpy()
+    drop_st = (ev["failure_kind"] == DROPPED).to_numpy()
+    ms_st = ev["ms"].to_numpy()
+
+    def per_name(codes: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        sel = codes >= 0 if mask is None else (codes >= 0) & mask
+        return np.bincount(codes[sel], minlength=len(cats))
+
+    n_all, n_drop, n_ok = (
+        per_name(code_all),
+        per_name(code_all, drop_all),
+        per_name(code_all, ok_all),
+    )
+    n_steady = per_name(code_st, ~drop_st)
+
+    rows: list[dict[str, Any]] = []
+    samples: dict[str, np.ndarray] = {}
+    for code in np.argsort(-n_all, kind="stable"):
+        if n_all[code] == 0:
+            continue
+        name = str(cats[code])
+        x = np.sort(ms_st[(code_st == code) & ok_st])
+        x = x[~np.isnan(x)]
+        samples[name] = x
+        requests = int(n_all[code] - n_drop[code])
+        failed = requests - int(n_ok[code])
+        row: dict[str, Any] = {
+            "name": name,
+            "requests": requests,
+            "failed": failed,
+            "failure_rate": failed / requests if requests else np.nan,
+            "dropped": int(n_drop[code]),
+            "steady_requests": int(n_steady[code]),
+            "throughput_rps": n_steady[code] / total_s if total_s > 0 else np.nan,
+            "samples": int(x.size),
+            "mean": float(x.mean()) if x.size else np.nan,
+        }
+        for q in quantiles:
+            est, lo, hi = quantile_ci(x, q, confidence)
+            lab = qlabel(q)
+            row[lab], row[f"{lab}_lo"], row[f"{lab}_hi"] = est, lo, hi
+        row["max"] = float(x[-1]) if x.size else np.nan
+        rows.append(row)
+    latency = pd.DataFrame(rows).set_index("name")
+
+    failed_rows = all_events[~ok_all]
+    failures = (
+        failed_rows.groupby(["name", "failure_kind"], observed=True)
+        .size()
+        .unstack(fill_value=0)
+        .reindex(latency.index, fill_value=0)
+    )
+    failures.columns = [str(c) for c in failures.columns]
+    failures.columns.name = "failure_kind"
+    close_codes = all_events["close_code"].value_counts().sort_index()
+    close_codes.index = close_codes.index.astype(int)
+    kind = all_events["failure_kind"]
+    names_col = all_events["name"]
+
+    per_run = _per_run(ev, seconds, quantiles) if len(group.runs) > 1 else pd.DataFrame()
+    return Summary(
+        label=group.label,
+        runs=group.run_labels,
+        meta=[r.meta for r in group.runs],
+        warmup=cuts,
+        confidence=confidence,
+        steady_s=total_s,
+        rows=len(ev),
+        rows_total=len(all_events),
+        latency=latency,
+        failures=failures,
+        close_codes=close_codes,
+        isolation_violations=int((kind == ISOLATION).sum()),
+        closes_1011=int((ev["close_code"] == CLOSE_1011).sum()),
+        dropped_iterations=int(((names_col == "iteration") & (kind == DROPPED)).sum()),
+        primary=primary_name(all_events),
+        samples=samples,
+        per_run=per_run,
+        events=ev,
+        all_events=all_events,
+    )
+
+
+def _per_run(ev: pd.DataFrame, seconds: pd.Series, quantiles: Sequence[float]) -> pd.DataFrame:
+    """Per (run, name): ok count, quantiles and throughput, for run-to-run spread."""
+    okv = ev[ev["ok"]]
+    out = []
+    for (run, name), x in okv.groupby(["run", "name"], observed=True)["ms"]:
+        v = np.sort(x.to_numpy())
+        row = {"run": run, "name": name, "ok": v.size}
+        row.update(zip([qlabel(q) for q in quantiles], quantiles_sorted(v, quantiles), strict=True))
+        out.append(row)
+    df = pd.DataFrame(out)
+    req = ev[ev["failure_kind"] != DROPPED].groupby(["run", "name"], observed=True).size()
+    df = df.set_index(["run", "name"])
+    df["requests"] = req.reindex(df.index).to_numpy()
+    sec = seconds.reindex(df.index.get_level_values("run")).to_numpy()
+    df["throughput_rps"] = df["requests"] / sec
+    return df
+
+
+# --- over time -------------------------------------------------------------------
+
+_NICE = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
+def nice_window(duration_s: float, target: int = 60) -> float:
+    """A round window length giving about ``target`` windows over ``duration_s``."""
+    raw = max(duration_s / target, 1e-9)
+    return float(next((w for w in _NICE if w >= raw), _NICE[-1]))
+
+
+def _windows(events: pd.DataFrame, window_s: float) -> np.ndarray:
+    return (events["elapsed_s"].to_numpy() // window_s) * window_s
+
+
+def grouped_quantiles(
+    keys: np.ndarray, values: np.ndarray, qs: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact (linear) quantiles of ``values`` per integer key, with one sort.
+
+    Returns (unique keys, counts, quantiles of shape (len(keys), len(qs))).
+    """
+    order = np.lexsort((values, keys))
+    k, v = keys[order], values[order]
+    uniq, first, counts = np.unique(k, return_index=True, return_counts=True)
+    h = (counts[:, None] - 1) * np.asarray(qs, dtype=float)[None, :]
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, counts[:, None] - 1)
+    base = first[:, None]
+    out = v[base + lo] + (h - lo) * (v[base + hi] - v[base + lo])
+    return uniq, counts, out
+
+
+def over_time(
+    events: pd.DataFrame,
+    *,
+    window_s: float | None = None,
+    names: Sequence[str] | None = None,
+    quantiles: Sequence[float] = (0.5, 0.95, 0.99),
+) -> pd.DataFrame:
+    """Per time window and name: requests, throughput and percentiles of ok rows.
+
+    Runs of a group are aligned on their own first event; throughput is per run.
+    """
+    window_s = window_s or nice_window(float(events["elapsed_s"].max()))
+    n_runs = max(1, events["run"].nunique()) if "run" in events else 1
+    cats = list(events["name"].cat.categories)
+    code = events["name"].cat.codes.to_numpy().astype(np.int64)
+    win = (events["elapsed_s"].to_numpy() // window_s).astype(np.int64)
+    keep = (events["failure_kind"] != DROPPED).to_numpy() & (code >= 0)
+    if names is not None:
+        keep &= np.isin(code, [cats.index(n) for n in names if n in cats])
+    key = win * len(cats) + code
+    rk, rcount = np.unique(key[keep], return_counts=True)
+    ok = keep & events["ok"].to_numpy()
+    qk, _, qv = grouped_quantiles(key[ok], events["ms"].to_numpy()[ok], quantiles)
+    out = pd.DataFrame(
+        {"t_s": (rk // len(cats)) * window_s, "name": [cats[c] for c in rk % len(cats)]}
+    )
+    out["requests"] = rcount
+    pos = np.searchsorted(rk, qk)  # every ok key is also a request key
+    for j, q in enumerate(quantiles):
+        col = np.full(rk.size, np.nan)
+        col[pos] = qv[:, j]
+        out[qlabel(q)] = col
+    out["throughput_rps"] = out["requests"] / window_s / n_runs
+    return out
+
+
+def failures_over_time(events: pd.DataFrame, *, window_s: float | None = None) -> pd.DataFrame:
+    """Failed rows per time window (index ``t_s``) and failure kind (columns)."""
+    window_s = window_s or nice_window(float(events["elapsed_s"].max()))
+    bad = events[~events["ok"]]
+    t = pd.Series(_windows(bad, window_s), index=bad.index, name="t_s")
+    kinds = bad["failure_kind"].astype(str).where(bad["failure_kind"].notna(), "unknown")
+    table = bad.groupby([t, kinds.rename("failure_kind")]).size().unstack(fill_value=0)
+    all_t = np.arange(0, float(events["elapsed_s"].max()) + window_s, window_s)
+    return table.reindex(all_t[all_t <= events["elapsed_s"].max()], fill_value=0)
