@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install the project with its test tools
 
-demo: $(STAMP)  ## the main job: legacy vs canonical, 50 users for 20 s each, side by side
-	$(BIN)/goldenpath run --compare --users 50 --duration 20s
+# The same offered load on both sides (80 golden paths/s from a pool of 50 users,
+# a model that thinks for 50 ms), so latency compares fairly and only the defects differ.
+SCENARIO := --model open --rate 80 --users 50 --response-timeout 5s --backend-setting agent_think_ms=50
+
+demo: $(STAMP)  ## the main job: legacy vs canonical, 20 s each, side by side
+	$(BIN)/goldenpath run --compare $(SCENARIO) --duration 20s
 
 test: $(STAMP)  ## the whole test suite, slow load tests included
 	$(BIN)/python -m pytest
@@ -34,7 +38,7 @@ bench-scale: $(STAMP)  ## 5,000 concurrent WebSocket users held for 60 s (about 
 	$(BIN)/python benchmarks/bench_concurrency.py
 
 baselines: $(STAMP)  ## regenerate results/baselines: legacy and canonical, 3 runs each
-	$(BIN)/python -m loadtests.baselines
+	$(BIN)/python -m loadtests.baselines -- $(SCENARIO) --duration 15s
 
 audit: $(STAMP)  ## SSOT audit of the reference backend (canonical mode: one implementation)
 	$(BIN)/goldenpath ssot reference_backend --pattern '*ExecutionEngineFactory' \

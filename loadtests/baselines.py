@@ -1,6 +1,8 @@
 """Regenerate ``results/baselines/``: real runs of the reference backend, legacy and canonical.
 
-    python -m loadtests.baselines [--runs 3] [--users 50] [--duration 15s] [--out results/baselines]
+    python -m loadtests.baselines [--runs 3] [--out results/baselines] [-- RUN OPTIONS...]
+
+Everything after ``--`` goes to ``goldenpath run`` unchanged (the scenario).
 
 Runs are interleaved (legacy, canonical, legacy, ...) so drift of the machine
 falls on both sides alike. Each run goes through ``goldenpath run`` in its own
@@ -22,10 +24,12 @@ DROP = ("locust_report.html", "locust_stats_history.csv", "locust_exceptions.csv
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtests.baselines", description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--duration", default="15s")
     parser.add_argument("--out", type=Path, default=Path("results/baselines"))
+    parser.add_argument(
+        "run_options", nargs=argparse.REMAINDER, help="-- options for goldenpath run"
+    )
     args = parser.parse_args(argv)
+    run_options = [o for o in args.run_options if o != "--"]
     for mode in ("legacy", "canonical"):
         if (args.out / mode).exists():
             shutil.rmtree(args.out / mode)
@@ -41,14 +45,11 @@ def main(argv: list[str] | None = None) -> int:
                 "--factory",
                 mode,
                 "--quiet",
-                "--users",
-                str(args.users),
-                "--duration",
-                args.duration,
                 "--out",
                 str(out),
                 "--seed",
                 str(i),
+                *run_options,
             ]
             done = subprocess.run(cmd, check=False)  # noqa: S603
             if done.returncode != 0:
