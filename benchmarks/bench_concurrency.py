@@ -83,7 +83,9 @@ def run_load(
     if done.returncode != 0:
         print(done.stderr[-2000:], file=sys.stderr)
     events = pd.read_parquet(out / "events.parquet")
-    held = [n for t, n in samples if t - started > users / spawn_rate + 5]
+    # the hold window: after every user has spawned, before they are stopped
+    spawned = users / spawn_rate + 5
+    held = [n for t, n in samples if spawned < t - started < spawned + hold_s - 5]
     resp = events[(events["name"] == "response") & events["ok"]]["ms"]
     return {
         "users": users,
@@ -96,7 +98,7 @@ def run_load(
         "response_p99_ms": float(resp.quantile(0.99)),
         "held_min": min(held) if held else 0,
         "held_max": max(held) if held else 0,
-        "held_seconds": round(2 * len([n for n in held if n >= users]), 1),
+        "held_seconds": 2 * len([n for t, n in samples if n >= users]),
     }
 
 

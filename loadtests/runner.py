@@ -47,7 +47,7 @@ from loadtests.results import (
     write_json_atomic,
 )
 from loadtests.shapes import SHAPES, ShapeSpec, make_shape
-from loadtests.users import GoldenPathUser, set_config
+from loadtests.users import GoldenPathUser, read_identities, set_config
 
 PROG = "goldenpath run"
 
@@ -123,8 +123,13 @@ def make_plan(args: argparse.Namespace) -> Plan:
         raise UsageError("--compare starts its own legacy and canonical backends; drop --host")
     if args.model == "open" and args.rate <= 0:
         raise UsageError("--model open needs --rate > 0 (iterations per second)")
-    if args.users_csv is not None and not args.users_csv.is_file():
-        raise UsageError(f"--users-csv {args.users_csv}: no such file")
+    if args.users_csv is not None:
+        try:
+            read_identities(str(args.users_csv))
+        except OSError as exc:
+            raise UsageError(f"--users-csv {args.users_csv}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise UsageError(f"--users-csv {exc}") from None
     if args.host and not re.match(r"^https?://[^/\s]+", args.host):
         raise UsageError(f"--host {args.host!r}: expected a URL like http://127.0.0.1:8000")
     settings: dict[str, str] = {}

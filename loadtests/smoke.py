@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from loadtests.checks import GOLDEN_PATH_EVENTS, RunCheck, new_canary
-from loadtests.wsclient import ClosedByServer, WsConnection, ws_url
+from loadtests.wsclient import ClosedByServer, WsConnection, token_subject, ws_url
 
 PROG = "goldenpath smoke"
 
@@ -48,10 +48,7 @@ def smoke(host: str, username: str, password: str, timeout_s: float) -> tuple[bo
         return False, lines
     token = str(resp.json().get("access_token", ""))
     try:
-        import base64
-
-        payload = token.split(".")[1]
-        user_id = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+        user_id = token_subject(token)
         ws = WsConnection(ws_url(host), token=token, timeout_s=timeout_s)
     except Exception as exc:
         step("ws_connect", False, f"{type(exc).__name__}: {exc}")

@@ -22,7 +22,7 @@ from locust.exception import StopUser
 
 from loadtests.checks import GoldenPathFailure, RunCheck, new_canary
 from loadtests.config import LoadConfig
-from loadtests.wsclient import ClosedByServer, WsConnection, ws_url
+from loadtests.wsclient import ClosedByServer, WsConnection, token_subject, ws_url
 
 _config: LoadConfig | None = None
 _local_index = itertools.count()
@@ -42,23 +42,29 @@ def set_config(cfg: LoadConfig) -> None:
     _config, _csv_identities = cfg, None
 
 
+def read_identities(path: str) -> list[tuple[str, str]]:
+    """``username,password`` rows of a CSV (header and ``#`` comments allowed).
+
+    Raises ValueError naming the first bad line.
+    """
+    identities = []
+    with open(path, newline="") as fh:
+        for lineno, row in enumerate(csv.reader(fh), start=1):
+            if not row or row[0].startswith("#") or row[:2] == ["username", "password"]:
+                continue
+            if len(row) < 2 or not row[0] or not row[1]:
+                raise ValueError(f"{path}:{lineno}: expected username,password")
+            identities.append((row[0], row[1]))
+    if not identities:
+        raise ValueError(f"{path}: no username,password rows")
+    return identities
+
+
 def _identities(cfg: LoadConfig) -> list[tuple[str, str]]:
     global _csv_identities
     if _csv_identities is None:
-        with open(cfg.users_csv or "", newline="") as fh:
-            rows = [r for r in csv.reader(fh) if r and not r[0].startswith("#")]
-        if rows and rows[0][:2] == ["username", "password"]:
-            rows = rows[1:]
-        _csv_identities = [(r[0], r[1]) for r in rows]
+        _csv_identities = read_identities(cfg.users_csv or "")
     return _csv_identities
-
-
-def _subject(token: str) -> str:
-    import base64
-
-    payload = token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return str(claims.get("sub", ""))
 
 
 class GoldenPathUser(FastHttpUser):
@@ -130,7 +136,7 @@ class GoldenPathUser(FastHttpUser):
                 return False
             try:
                 self.token = str(resp.json()["access_token"])
-                self.user_id = _subject(self.token)
+                self.user_id = token_subject(self.token)
             except (ValueError, KeyError, TypeError, IndexError):
                 resp.failure("auth_failed: no access_token in the login response")
                 return False

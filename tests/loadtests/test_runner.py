@@ -222,3 +222,51 @@ def test_smoke_passes_on_a_healthy_backend_and_fails_clearly(
     assert bad.returncode == 1 and "FAIL login" in bad.stdout
     usage = goldenpath("smoke", "--host", "not-a-url", timeout=60)
     assert usage.returncode == 2 and len(usage.stderr.strip().splitlines()) == 1
+
+
+def test_run_against_host_with_a_users_csv(
+    tmp_path: Path, canonical_backend: EmbeddedBackend
+) -> None:
+    users = tmp_path / "users.csv"
+    users.write_text(
+        "username,password\n# two of the backend's users\nload7,"
+        + PASSWORD
+        + "\nload8,"
+        + PASSWORD
+        + "\n"
+    )
+    out = tmp_path / "csv-run"
+    done = goldenpath(
+        "run",
+        "--host",
+        canonical_backend.url,
+        "--users",
+        "2",
+        "--duration",
+        "2s",
+        "--users-csv",
+        str(users),
+        "--out",
+        str(out),
+        "--quiet",
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    meta, events = load(out)
+    assert meta["target"] == canonical_backend.url and meta["embedded_backend"] is False
+    assert meta["factory_mode"] == "canonical"  # asked of /ready
+    assert set(events["user"]) == {"load7", "load8"} and events["ok"].all()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("alice\n", "expected username,password"), ("# nothing\n", "no username,password rows")],
+)
+def test_run_rejects_a_bad_users_csv(tmp_path: Path, content: str, message: str) -> None:
+    users = tmp_path / "users.csv"
+    users.write_text(content)
+    done = goldenpath("run", "--users-csv", str(users), timeout=60)
+    assert done.returncode == 2 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    missing = goldenpath("run", "--users-csv", str(tmp_path / "nope.csv"), timeout=60)
+    assert missing.returncode == 2 and "nope.csv" in missing.stderr

@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -113,3 +114,26 @@ def test_sigterm_closes_open_sockets_with_1001(fresh_backend: EmbeddedBackend) -
     assert fresh_backend.process is not None and fresh_backend.process.returncode in (0, -15)
     log = fresh_backend.tail(5000)
     assert "Application shutdown complete" in log and "Traceback" not in log
+
+
+def test_audit_trail_records_create_and_cleanup_per_user(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from reference_backend.db import open_database
+    from reference_backend.security import hash_password
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    db = open_database(url)
+    db.add_users([("alice", hash_password("pw", log2_n=4))])
+    user_id = db.get_user("alice").user_id  # type: ignore[union-attr]
+    db.close()
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        token = client.post("/api/auth/login", json={"username": "alice", "password": "pw"})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        with client.websocket_connect("/ws", headers=headers) as ws:
+            ws.send_json({"type": "user_message", "message": "audit me"})
+            run_id = [ws.receive_json() for _ in range(5)][0]["run_id"]
+    db = open_database(url)  # the lifespan flushed the trail on the way out
+    actions = [(row[2], row[3]) for row in db.audit_for(user_id)]
+    db.close()
+    assert actions == [("engine_created", run_id), ("engine_cleaned", run_id)]

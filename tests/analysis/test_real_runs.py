@@ -1,0 +1,60 @@
+"""The comparison on real harness runs, not synthetic ones.
+
+Repeated runs of the same build must not be reported as a change; the agent's
+latency raised by 20 ms through configuration must be reported worse; and the
+committed baselines show isolation violations and 1011 closes on the legacy
+side only.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from analysis import load_group, load_run
+from analysis.compare import BETTER, WORSE, compare
+
+BASELINES = Path(__file__).resolve().parents[2] / "results" / "baselines"
+
+
+def harness_run(out: Path, think_ms: int, seed: int) -> Path:
+    cmd = [sys.executable, "-m", "loadtests.cli", "run", "--model", "open", "--rate", "40",
+           "--users", "10", "--duration", "8s", "--seed", str(seed), "--quiet",
+           "--backend-setting", f"agent_think_ms={think_ms}", "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+@pytest.mark.slow
+def test_same_build_no_change_and_20ms_slower_is_worse(tmp_path: Path) -> None:
+    same = [load_run(harness_run(tmp_path / f"same-{i}", 10, seed=i)) for i in range(3)]
+    slower = load_run(harness_run(tmp_path / "slower", 30, seed=9))
+    for a, b in combinations(same, 2):
+        result = compare(a, b)
+        assert result.verdict != WORSE, result.headline
+        for metric in ("p50", "p95"):
+            assert result.metric("golden_path", metric)["verdict"] not in (WORSE, BETTER)
+    result = compare(same[0], slower)
+    assert result.verdict == WORSE
+    row = result.metric("golden_path", "p50")
+    assert row["verdict"] == WORSE, row.to_dict()
+
+
+def test_committed_baselines_show_defects_on_the_legacy_side_only() -> None:
+    legacy = load_group(BASELINES / "legacy")
+    canonical = load_group(BASELINES / "canonical")
+    assert len(legacy.runs) == len(canonical.runs) == 3
+    result = compare(legacy, canonical)
+    for metric in ("isolation violations", "1011 closes"):
+        row = result.metric("all", metric)
+        assert row["verdict"] == BETTER, row.to_dict()
+    events = {name: g.events for name, g in (("legacy", legacy), ("canonical", canonical))}
+    assert (events["legacy"]["failure_kind"] == "isolation_violation").sum() > 0
+    assert (events["legacy"]["close_code"] == 1011).sum() > 0
+    assert (events["canonical"]["failure_kind"] == "isolation_violation").sum() == 0
+    assert (events["canonical"]["close_code"] == 1011).sum() == 0
