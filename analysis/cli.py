@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="smallest relative change that matters (default 0.05 = 5%%)",
     )  # fmt: skip
     parser.add_argument(
+        "--run-cv", type=float, default=0.05, metavar="FRACTION",
+        help="run-to-run variation assumed for a side with a single run (default 0.05; "
+        "0 trusts one run fully; repeated runs measure it instead)",
+    )  # fmt: skip
+    parser.add_argument(
         "--fail-on-worse", action="store_true", help="exit 1 when the verdict is worse"
     )
     parser.add_argument(
@@ -107,8 +112,11 @@ def report_main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"{PROG}: error: --warmup: expected auto, none or seconds", file=sys.stderr)
         return 2
-    if not 0.5 <= args.confidence < 1 or args.min_change < 0:
-        print(f"{PROG}: error: --confidence in [0.5, 1), --min-change >= 0", file=sys.stderr)
+    if not 0.5 <= args.confidence < 1 or args.min_change < 0 or args.run_cv < 0:
+        print(
+            f"{PROG}: error: --confidence in [0.5, 1), --min-change >= 0, --run-cv >= 0",
+            file=sys.stderr,
+        )
         return 2
 
     tty = sys.stderr.isatty()
@@ -127,7 +135,11 @@ def report_main(argv: Sequence[str] | None = None) -> int:
             progress(f"summarizing baseline ({sum(len(r.events) for r in base.runs):,} rows)")
             sb = summarize(base, warmup=warmup, confidence=args.confidence)
             progress("comparing")
-            th = Thresholds(confidence=args.confidence, min_rel_change=args.min_change)
+            th = Thresholds(
+                confidence=args.confidence,
+                min_rel_change=args.min_change,
+                single_run_cv=args.run_cv,
+            )
             result = compare(sb, sc, thresholds=th)
         md, page = write_report(result, args.out, progress=progress)
     except ResultsError as exc:

@@ -99,7 +99,8 @@ class Summary:
     dropped_iterations: int
     primary: str
     samples: dict[str, np.ndarray] = field(repr=False)  # name -> sorted ok latencies
-    per_run: pd.DataFrame = field(repr=False)  # (run, name) -> count, quantiles, rps
+    # (run, name) -> count, quantiles, rps; for a single run, its time batches
+    per_run: pd.DataFrame = field(repr=False)
     events: pd.DataFrame = field(repr=False)  # steady rows
     all_events: pd.DataFrame = field(repr=False)  # every row, for plots of the warm-up
 
@@ -199,7 +200,10 @@ def summarize(
     kind = all_events["failure_kind"]
     names_col = all_events["name"]
 
-    per_run = _per_run(ev, seconds, quantiles) if len(group.runs) > 1 else pd.DataFrame()
+    if len(group.runs) > 1:
+        per_run = _per_run(ev, seconds, quantiles)
+    else:
+        per_run = _per_batch(ev, total_s, quantiles)
     return Summary(
         label=group.label,
         runs=group.run_labels,
@@ -239,6 +243,30 @@ def _per_run(ev: pd.DataFrame, seconds: pd.Series, quantiles: Sequence[float]) -
     sec = seconds.reindex(df.index.get_level_values("run")).to_numpy()
     df["throughput_rps"] = df["requests"] / sec
     return df
+
+
+BATCHES = 4
+
+
+def _per_batch(
+    ev: pd.DataFrame, total_s: float, quantiles: Sequence[float], batches: int = BATCHES
+) -> pd.DataFrame:
+    """One run cut into equal time batches, each summarized like a run of its own.
+
+    Rows of one run are not independent (a busy second slows every request in
+    it), so a single run's row count overstates how sure a comparison can be.
+    The spread between batch statistics (batch means, as in simulation output
+    analysis) stands in for the run-to-run spread that repeated runs measure.
+    """
+    if ev.empty:
+        return pd.DataFrame()
+    t = ev["elapsed_s"].to_numpy()
+    edges = np.linspace(t.min(), t.max(), batches + 1)
+    codes = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, batches - 1)
+    labels = [f"batch-{i}" for i in range(batches)]
+    batched = ev.assign(run=pd.Categorical.from_codes(codes, categories=labels))
+    seconds = pd.Series(max(total_s, 1e-9) / batches, index=labels)
+    return _per_run(batched, seconds, quantiles)
 
 
 # --- over time -------------------------------------------------------------------

@@ -30,7 +30,18 @@ def test_compare_report(tmp_path: Path, make_run: MakeRun) -> None:
     base = make_run("base", seed=1, n=4000)
     cand = make_run("cand", seed=2, n=4000, shift_ms=20.0)
     out = tmp_path / "out"
-    proc = run_report("--baseline", base, "--candidate", cand, "--out", out, "--progress", "always")
+    proc = run_report(
+        "--baseline",
+        base,
+        "--candidate",
+        cand,
+        "--out",
+        out,
+        "--progress",
+        "always",
+        "--run-cv",
+        "0",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Worse - worse: golden_path p50 +")
     assert "goldenpath report: loading" in proc.stderr and "plotting" in proc.stderr
@@ -48,7 +59,15 @@ def test_fail_on_worse(tmp_path: Path, make_run: MakeRun) -> None:
     base = make_run("base", seed=1, n=4000)
     cand = make_run("cand", seed=2, n=4000, shift_ms=20.0)
     proc = run_report(
-        "--baseline", base, "--candidate", cand, "--out", tmp_path / "o", "--fail-on-worse"
+        "--baseline",
+        base,
+        "--candidate",
+        cand,
+        "--out",
+        tmp_path / "o",
+        "--fail-on-worse",
+        "--run-cv",
+        "0",
     )
     assert proc.returncode == 1
     assert proc.stderr == ""  # no progress off a terminal by default

@@ -22,9 +22,27 @@ BASELINES = Path(__file__).resolve().parents[2] / "results" / "baselines"
 
 
 def harness_run(out: Path, think_ms: int, seed: int) -> Path:
-    cmd = [sys.executable, "-m", "loadtests.cli", "run", "--model", "open", "--rate", "40",
-           "--users", "10", "--duration", "8s", "--seed", str(seed), "--quiet",
-           "--backend-setting", f"agent_think_ms={think_ms}", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "loadtests.cli",
+        "run",
+        "--model",
+        "open",
+        "--rate",
+        "40",
+        "--users",
+        "10",
+        "--duration",
+        "8s",
+        "--seed",
+        str(seed),
+        "--quiet",
+        "--backend-setting",
+        f"agent_think_ms={think_ms}",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return out
