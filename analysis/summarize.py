@@ -199,6 +199,7 @@ def summarize(
     close_codes.index = close_codes.index.astype(int)
     kind = all_events["failure_kind"]
     names_col = all_events["name"]
+    runs_all = _agent_runs(all_events)
 
     if len(group.runs) > 1:
         per_run = _per_run(ev, seconds, quantiles)
@@ -216,8 +217,8 @@ def summarize(
         latency=latency,
         failures=failures,
         close_codes=close_codes,
-        isolation_violations=int((kind == ISOLATION).sum()),
-        closes_1011=int((ev["close_code"] == CLOSE_1011).sum()),
+        isolation_violations=int((kind[runs_all] == ISOLATION).sum()),
+        closes_1011=int((ev.loc[_agent_runs(ev), "close_code"] == CLOSE_1011).sum()),
         dropped_iterations=int(((names_col == "iteration") & (kind == DROPPED)).sum()),
         primary=primary_name(all_events),
         samples=samples,
@@ -243,6 +244,16 @@ def _per_run(ev: pd.DataFrame, seconds: pd.Series, quantiles: Sequence[float]) -
     sec = seconds.reindex(df.index.get_level_values("run")).to_numpy()
     df["throughput_rps"] = df["requests"] / sec
     return df
+
+
+def _agent_runs(events: pd.DataFrame) -> pd.Series:
+    """Rows that stand for one agent run each: ``response`` (``golden_path`` repeats it).
+
+    Defects are counted once per agent run; data without ``response`` rows
+    (another harness) is counted row by row.
+    """
+    is_response = events["name"] == "response"
+    return is_response if is_response.any() else pd.Series(True, index=events.index)
 
 
 BATCHES = 4

@@ -74,11 +74,15 @@ def summarize_rows(events_path: Path) -> dict[str, Any]:
             "max": float(ok.max()) if len(ok) else float("nan"),
         }
     kinds = df["failure_kind"].dropna().value_counts()
-    codes = df["close_code"].dropna().astype(int).value_counts()
+    # one row per agent run: golden_path rows repeat their response's outcome
+    runs = df[df["name"] == "response"]
+    run_kinds = runs["failure_kind"].dropna().value_counts()
+    codes = runs["close_code"].dropna().astype(int).value_counts()
     return {
         "rows": int(len(df)),
         "names": names,
         "failure_kinds": {str(k): int(v) for k, v in kinds.items()},
+        "run_failure_kinds": {str(k): int(v) for k, v in run_kinds.items()},
         "close_codes": {int(k): int(v) for k, v in codes.items()},
     }
 
@@ -100,9 +104,9 @@ def format_summary(title: str, summary: dict[str, Any], meta: dict[str, Any]) ->
             f"  {name:<12}{s['count']:>8}{s['failures']:>7}"
             f"{s['p50']:>9.1f}{s['p95']:>9.1f}{s['p99']:>9.1f}"
         )
-    kinds = summary["failure_kinds"]
+    kinds = summary["run_failure_kinds"]
     lines.append(
-        "  isolation violations: {}   1011 closes: {}   failure kinds: {}".format(
+        "  isolation violations: {}   1011 closes: {}   failed agent runs by kind: {}".format(
             kinds.get("isolation_violation", 0),
             summary["close_codes"].get(1011, 0),
             ", ".join(f"{k}={v}" for k, v in sorted(kinds.items())) or "none",

@@ -448,14 +448,12 @@ def _side_by_side(results: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> 
         ("response p95 ms", "response", "p95", ".1f"),
     ]:
         rows.append((label, [cell(results[c][1], name, key, fmt) for c in cols]))
-    rows.append(
-        (
-            "isolation violations",
-            [str(results[c][1]["failure_kinds"].get("isolation_violation", 0)) for c in cols],
-        )
-    )
+    for label, kind in [
+        ("runs with isolation violations", "isolation_violation"),
+        ("runs timed out", "timeout"),
+    ]:
+        rows.append((label, [str(results[c][1]["run_failure_kinds"].get(kind, 0)) for c in cols]))
     rows.append(("1011 closes", [str(results[c][1]["close_codes"].get(1011, 0)) for c in cols]))
-    rows.append(("timeouts", [str(results[c][1]["failure_kinds"].get("timeout", 0)) for c in cols]))
     width = max(len(r[0]) for r in rows) + 2
     lines = ["".ljust(width) + "".join(c.rjust(14) for c in cols)]
     lines += [label.ljust(width) + "".join(v.rjust(14) for v in vals) for label, vals in rows]

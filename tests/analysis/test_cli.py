@@ -80,7 +80,7 @@ def test_single_run_and_groups(tmp_path: Path, make_run: MakeRun) -> None:
     assert proc.returncode == 0, proc.stderr
     md = (tmp_path / "o" / "report.md").read_text(encoding="utf-8")
     assert "run summary of `grp (2 runs)`" in md
-    assert "**8 isolation violations" in md
+    assert "**4 isolation violations" in md  # 2 runs x 2 agent runs
     page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert len(IMG.findall(page)) >= 4
 

@@ -64,12 +64,12 @@ def test_notebooks_execute(baselines: dict[str, Path]) -> None:
     assert _images(nb) >= 4
     text = _text(nb)
     assert "Better - better: isolation violations" in text
-    assert "**legacy**: 16 isolation violations" in text
+    assert "**legacy**: 8 isolation violations" in text
     assert "**canonical**: 0 isolation violations, 0 1011 closes" in text
 
     nb = execute("run_overview.ipynb", {"run_dir": str(baselines["legacy"] / "run-0")})
     assert _images(nb) >= 4
-    assert "8 isolation violations" in _text(nb)
+    assert "4 isolation violations" in _text(nb)
 
 
 def test_parameters_cells_are_tagged() -> None:

@@ -1,0 +1,32 @@
+"""The deployment gate: judge load results against an SLO file (TOML).
+
+::
+
+    slo.py      the SLO file: objectives, criteria, parsing with line numbers (SloError)
+    judge.py    objective outcomes and the four-way verdict (pass, warning, fail, inconclusive)
+    junit.py    JUnit XML, one test case per objective
+    trials.py   ``gate run``: smoke on green, interleaved blue/green trials, judge
+    serve.py    ``gate serve``: the gate behind HTTP (Flagger webhook, Argo web metric)
+    cli.py      ``goldenpath gate``: exit 0 pass/warning, 1 fail, 2 unusable input, 3 inconclusive
+
+Like the rest of ``analysis``, it reads only the results format; the load
+harness is reached through its command line, never imported.
+"""
+
+from __future__ import annotations
+
+from .judge import Judge, ObjectiveResult, Verdict, judge
+from .slo import Criterion, Objective, Slo, SloError, load_slo, parse_slo
+
+__all__ = [
+    "Criterion",
+    "Judge",
+    "Objective",
+    "ObjectiveResult",
+    "Slo",
+    "SloError",
+    "Verdict",
+    "judge",
+    "load_slo",
+    "parse_slo",
+]

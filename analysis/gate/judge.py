@@ -1,0 +1,442 @@
+"""Judge loaded runs against an SLO: one outcome per objective, one verdict for the gate.
+
+Outcomes: ``pass``, ``warning`` (the criterion failed but the looser warning
+criterion held), ``fail``, ``inconclusive`` (not enough data to tell) and
+``skipped`` (no data, and the objective's missing-data policy says skip).
+
+The verdict:
+
+* **fail**: a critical objective fails, or the weighted score (pass 1,
+  warning 0.5, fail 0, over decided objectives) is below ``min_score``;
+* **warning**: otherwise, when any objective warns or (non-critically) fails;
+* **pass**: every objective passed or was skipped;
+* **inconclusive**: the verdict depends on the inconclusive objectives (it
+  differs between counting them all as passed and all as failed); the hint
+  says how much more data would decide it.
+
+Relative objectives (``p95 <= +10%``) use :func:`analysis.compare.compare`
+with the tolerance as the practical threshold: a change fails only when it is
+statistically significant *and* at least the tolerance *and* at least 0.1 IQR,
+so a tiny significant shift does not fail a deploy. It passes when compare finds
+no practical change, or when the change's interval lies wholly below the
+tolerance (the criterion is one-sided); otherwise it is inconclusive.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.compare import BETTER, INCONCLUSIVE, SAME, WORSE, Comparison, Thresholds, compare
+from analysis.errors import CorruptFileError
+from analysis.load import RunGroup
+from analysis.summarize import CLOSE_1011, Summary, qlabel, samples_for_bounded_ci, summarize
+
+from .slo import COUNT, LATENCY, RATE, Objective, Slo
+
+PASS, WARN, FAIL, INCONC, SKIP = "pass", "warning", "fail", "inconclusive", "skipped"
+EXIT_CODES = {PASS: 0, WARN: 0, FAIL: 1, INCONC: 3}
+_SCORE = {PASS: 1.0, WARN: 0.5, FAIL: 0.0}
+
+
+@dataclass
+class ObjectiveResult:
+    """How one objective fared; ``value`` is in the criterion's units (ms, fraction, count)."""
+
+    objective: Objective
+    outcome: str
+    value: float | None = None
+    baseline_value: float | None = None
+    detail: str = ""
+    more_samples: int | None = None  # per side, when inconclusive for lack of samples
+    more_runs: bool = False  # inconclusive because runs disagree
+
+    def to_dict(self) -> dict[str, Any]:
+        o = self.objective
+        return {
+            "name": o.name,
+            "metric": o.metric,
+            "request": o.request,
+            "criterion": o.criterion.text,
+            "op": o.criterion.op,
+            "threshold": _num(o.criterion.threshold),
+            "relative": o.relative,
+            "warning": o.warning.text if o.warning else None,
+            "value": _num(self.value),
+            "baseline_value": _num(self.baseline_value),
+            "outcome": self.outcome,
+            "critical": o.critical,
+            "weight": o.weight,
+            "missing": o.missing,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class Verdict:
+    """The gate's answer: verdict, score, every objective, and what would decide it."""
+
+    verdict: str
+    score: float | None
+    results: list[ObjectiveResult]
+    inconclusive_hint: str = ""
+    slo_source: str = ""
+    candidate: list[str] = field(default_factory=list)
+    baseline: list[str] | None = None
+    strict: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        if self.verdict == WARN and self.strict:
+            return 1
+        return EXIT_CODES[self.verdict]
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+    @property
+    def failing(self) -> list[ObjectiveResult]:
+        return [r for r in self.results if r.outcome == FAIL]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "passed": 1 if self.passed else 0,
+            "score": _num(self.score),
+            "exit_code": self.exit_code,
+            "strict": self.strict,
+            "failing": [r.objective.name for r in self.failing],
+            "objectives": [r.to_dict() for r in self.results],
+            "inconclusive_hint": self.inconclusive_hint or None,
+            "slo": self.slo_source,
+            "candidate": self.candidate,
+            "baseline": self.baseline,
+            **self.extras,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    def lines(self) -> list[str]:
+        """A human summary: one line per objective, then the verdict."""
+        out = []
+        width = max((len(r.objective.name) for r in self.results), default=10)
+        for r in self.results:
+            crit = "!" if r.objective.critical else " "
+            value = format_value(r.value, r.objective)
+            out.append(
+                f"{r.outcome.upper():<12} {crit} {r.objective.name:<{width}}  "
+                f"{r.objective.criterion.text:<34} {value:>12}  {r.detail}".rstrip()
+            )
+        score = "n/a" if self.score is None else f"{self.score:.2f}"
+        head = f"gate: {self.verdict.upper()} (score {score}, exit {self.exit_code})"
+        if self.failing:
+            head += ": failing " + ", ".join(r.objective.name for r in self.failing)
+        out.append(head)
+        if self.inconclusive_hint:
+            out.append(f"to decide: {self.inconclusive_hint}")
+        return out
+
+
+def _num(x: float | None) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def format_value(value: float | None, o: Objective) -> str:
+    """A value in the objective's units: ``12.30 ms``, ``99.512%``, ``3``."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    if o.relative:
+        return f"{value:.1f} ms"
+    if o.kind == RATE:
+        return f"{value:.3%}"
+    if o.kind == LATENCY:
+        return f"{value:.2f} ms"
+    if o.kind == COUNT:
+        return f"{value:.0f}"
+    return f"{value:.2f}"
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+class _Missing(Exception):
+    """The data an objective needs is not in the results."""
+
+
+def _factory_metrics(group: RunGroup) -> list[dict[str, Any]]:
+    """``factory_metrics_after.json`` of each run that has one."""
+    out = []
+    for run in group.runs:
+        path = Path(run.path) / "factory_metrics_after.json"
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorruptFileError(path, f"not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise CorruptFileError(path, "is not a JSON object")
+        out.append(data)
+    return out
+
+
+def _row(s: Summary, request: str) -> Any:
+    if request not in s.latency.index:
+        raise _Missing(f"no {request!r} requests in the results")
+    return s.latency.loc[request]
+
+
+def absolute_value(o: Objective, s: Summary, group: RunGroup) -> float:
+    """The objective's metric measured on the candidate; raise ``_Missing`` when absent."""
+    m = o.metric
+    if m in ("completion_rate", "ws_connect_success_rate"):
+        row = _row(s, str(o.request))
+        if not row["requests"]:
+            raise _Missing(f"no {o.request!r} requests")
+        return float((row["requests"] - row["failed"]) / row["requests"])
+    if m == "failure_rate":
+        if o.request:
+            row = _row(s, o.request)
+            requests, failed = float(row["requests"]), float(row["failed"])
+        else:
+            requests, failed = float(s.latency["requests"].sum()), float(s.latency["failed"].sum())
+        if not requests:
+            raise _Missing("no requests")
+        return failed / requests
+    if m == "isolation_violations":
+        return float(s.isolation_violations)
+    if m == "close_1011":
+        # Every row counts (the ramp-up included): a 1011 during warm-up is still a defect.
+        codes = s.all_events["close_code"]
+        return float((codes == CLOSE_1011).sum())
+    if m in ("mean", "max", "throughput_rps") or (m.startswith("p") and m[1:2].isdigit()):
+        row = _row(s, str(o.request))
+        if not row["samples"]:
+            raise _Missing(f"no successful {o.request!r} samples")
+        if m.startswith("p"):
+            q = float(m[1:]) / 100.0
+            need = samples_for_bounded_ci(q, s.confidence)
+            if row["samples"] < need:
+                raise _TooFew(int(row["samples"]), need)
+        return float(row[m])
+    if m.startswith("factory_creation_"):
+        stat = m.removeprefix("factory_creation_").removesuffix("_ms")
+        values = [
+            d["creation_time_ms"][stat]
+            for d in _factory_metrics(group)
+            if isinstance(d.get("creation_time_ms"), dict)
+            and isinstance(d["creation_time_ms"].get(stat), int | float)
+        ]
+        if not values:
+            raise _Missing("no creation_time_ms in factory_metrics_after.json")
+        return float(max(values))  # the worst run decides
+    if m == "active_engines_after":
+        values = [
+            d["active_engines_count"]
+            for d in _factory_metrics(group)
+            if isinstance(d.get("active_engines_count"), int | float)
+        ]
+        if not values:
+            raise _Missing("no active_engines_count in factory_metrics_after.json")
+        return float(max(values))
+    raise _Missing(f"metric {m!r} has no reader")  # unreachable: slo.py checks names
+
+
+class _TooFew(Exception):
+    def __init__(self, have: int, need: int) -> None:
+        self.have, self.need = have, need
+        super().__init__(f"{have} samples, a bounded interval needs {need}")
+
+
+# --- judging -----------------------------------------------------------------------------
+
+
+class Judge:
+    """Evaluate an SLO on a candidate group, against an optional baseline group."""
+
+    def __init__(
+        self,
+        slo: Slo,
+        candidate: RunGroup,
+        baseline: RunGroup | None = None,
+        *,
+        strict: bool = False,
+    ) -> None:
+        self.slo, self.candidate, self.baseline, self.strict = slo, candidate, baseline, strict
+        self.sc = summarize(candidate, warmup=slo.warmup, confidence=slo.confidence)
+        self.sb = (
+            summarize(baseline, warmup=slo.warmup, confidence=slo.confidence)
+            if baseline is not None
+            else None
+        )
+        self._comparisons: dict[float, Comparison] = {}
+
+    def comparison(self, tolerance: float) -> Comparison:
+        """``compare`` with ``tolerance`` as the practical threshold (cached per tolerance)."""
+        assert self.sb is not None
+        if tolerance not in self._comparisons:
+            th = Thresholds(min_rel_change=tolerance, confidence=self.slo.confidence)
+            self._comparisons[tolerance] = compare(self.sb, self.sc, thresholds=th)
+        return self._comparisons[tolerance]
+
+    def run(self) -> Verdict:
+        results = [self.evaluate(o) for o in self.slo.objectives]
+        verdict, score = decide(results, self.slo.min_score)
+        return Verdict(
+            verdict=verdict,
+            score=score,
+            results=results,
+            inconclusive_hint=self.hint(results) if verdict == INCONC else "",
+            slo_source=self.slo.source,
+            candidate=[str(r.path) for r in self.candidate.runs],
+            baseline=[str(r.path) for r in self.baseline.runs] if self.baseline else None,
+            strict=self.strict,
+        )
+
+    def evaluate(self, o: Objective) -> ObjectiveResult:
+        try:
+            if o.relative:
+                return self._relative(o)
+            value = absolute_value(o, self.sc, self.candidate)
+        except _Missing as exc:
+            return _missing(o, str(exc))
+        except _TooFew as exc:
+            return ObjectiveResult(o, INCONC, detail=str(exc), more_samples=exc.need - exc.have)
+        if o.criterion.holds(value):
+            return ObjectiveResult(o, PASS, value=value)
+        threshold = format_value(o.criterion.threshold, o)
+        if o.warning is not None and o.warning.holds(value):
+            return ObjectiveResult(o, WARN, value=value, detail=f"within the warning band "
+                                   f"({o.warning.text}); criterion {threshold}")  # fmt: skip
+        needs = f"{o.criterion.op} {threshold}"
+        return ObjectiveResult(
+            o, FAIL, value=value, detail=f"{format_value(value, o)}, needs {needs}"
+        )
+
+    def _relative(self, o: Objective) -> ObjectiveResult:
+        if self.sb is None:
+            return ObjectiveResult(o, SKIP, detail="relative objective: no baseline given")
+        request, label = str(o.request), qlabel(float(o.metric[1:]) / 100.0)
+        cmp = self.comparison(o.criterion.threshold)
+        try:
+            row = cmp.metric(request, label)
+        except KeyError:
+            raise _Missing(f"no {request!r} {label} on both sides") from None
+        value, base = _num(row["candidate"]), _num(row["baseline"])
+        if value is None or base is None:
+            raise _Missing(f"no successful {request!r} samples on one side")
+        detail = _describe(row)
+        v = row["verdict"]
+        if v in (SAME, BETTER):
+            return ObjectiveResult(o, PASS, value, base, detail)
+        if v == WORSE:
+            if o.warning is not None:
+                wrow = self.comparison(o.warning.threshold).metric(request, label)
+                if wrow["verdict"] != WORSE:
+                    return ObjectiveResult(
+                        o, WARN, value, base, f"{detail}; within the warning band"
+                    )
+            return ObjectiveResult(o, FAIL, value, base, detail)
+        assert v == INCONCLUSIVE
+        hi = _num(row["change_hi"])
+        if hi is not None and hi < o.criterion.threshold and "run-to-run" not in str(row["note"]):
+            # The criterion is one-sided: an interval wholly below the tolerance settles it,
+            # even when compare (two-sided) cannot call it "no change" (e.g. maybe better).
+            return ObjectiveResult(o, PASS, value, base, f"{detail}; upper bound below tolerance")
+        note = str(row.get("note") or "")
+        more = row.get("more_samples")
+        more_n = int(more) if more is not None and np.isfinite(more) else None
+        return ObjectiveResult(
+            o,
+            INCONC,
+            value,
+            base,
+            f"{detail}; {note}" if note else detail,
+            more_samples=more_n,
+            more_runs="run-to-run" in note,
+        )
+
+    def hint(self, results: list[ObjectiveResult]) -> str:
+        """What more data would decide the inconclusive objectives."""
+        parts = []
+        for r in results:
+            if r.outcome != INCONC:
+                continue
+            o = r.objective
+            if r.more_runs:
+                parts.append(f"{o.name}: more repeated runs (trials) per side")
+            elif r.more_samples:
+                rps = self._rate(o.request)
+                secs = f" (about {r.more_samples / rps:.0f} s more at {rps:.1f}/s)" if rps else ""
+                side = " per side" if o.relative else ""
+                parts.append(f"{o.name}: about {r.more_samples:,} more samples{side}{secs}")
+            else:
+                parts.append(f"{o.name}: {r.detail or 'more data'}")
+        return "; ".join(parts)
+
+    def _rate(self, request: str | None) -> float:
+        if request and request in self.sc.latency.index:
+            rps = float(self.sc.latency.loc[request, "throughput_rps"])
+            return rps if math.isfinite(rps) and rps > 0 else 0.0
+        return 0.0
+
+
+def _describe(row: Any) -> str:
+    change, lo, hi = row["change"], row["change_lo"], row["change_hi"]
+    if not np.isfinite(change):
+        return f"verdict {row['verdict']}"
+    text = f"change {change:+.1%}"
+    if np.isfinite(lo) and np.isfinite(hi):
+        text += f" [{lo:+.1%}, {hi:+.1%}]"
+    if np.isfinite(row["p_value"]):
+        text += f", p={row['p_value']:.2g}"
+    return f"{text}, {row['verdict']}"
+
+
+def _missing(o: Objective, reason: str) -> ObjectiveResult:
+    outcome = {"fail": FAIL, "pass": PASS, "inconclusive": INCONC, "skip": SKIP}[o.missing]
+    return ObjectiveResult(o, outcome, detail=f"no data ({reason}); missing = {o.missing}")
+
+
+def _verdict_of(
+    outcomes: list[tuple[Objective, str]], min_score: float
+) -> tuple[str, float | None]:
+    decided = [(o, out) for o, out in outcomes if out in _SCORE]
+    total = sum(o.weight for o, _ in decided)
+    score = sum(o.weight * _SCORE[out] for o, out in decided) / total if total else None
+    if any(o.critical and out == FAIL for o, out in decided):
+        return FAIL, score
+    if score is not None and score < min_score:
+        return FAIL, score
+    if any(out in (WARN, FAIL) for _, out in decided):
+        return WARN, score
+    return PASS, score
+
+
+def decide(results: list[ObjectiveResult], min_score: float) -> tuple[str, float | None]:
+    """The gate verdict and the score over decided objectives (see the module docstring)."""
+    pairs = [(r.objective, r.outcome) for r in results]
+    _, score = _verdict_of(pairs, min_score)
+    if not any(out in _SCORE for _, out in pairs) and not any(out == INCONC for _, out in pairs):
+        return INCONC, None  # everything skipped: nothing was judged
+    best, _ = _verdict_of([(o, PASS if out == INCONC else out) for o, out in pairs], min_score)
+    worst, _ = _verdict_of([(o, FAIL if out == INCONC else out) for o, out in pairs], min_score)
+    return (best if best == worst else INCONC), score
+
+
+def judge(
+    slo: Slo, candidate: RunGroup, baseline: RunGroup | None = None, *, strict: bool = False
+) -> Verdict:
+    """Judge ``candidate`` (against ``baseline`` for relative objectives) by ``slo``."""
+    return Judge(slo, candidate, baseline, strict=strict).run()
