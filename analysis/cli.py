@@ -109,7 +109,6 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     try:
         warmup = parse_warmup(args.warmup)
     except ValueError:
-        parser.print_usage(sys.stderr)
         print(f"{PROG}: error: --warmup: expected auto, none or seconds", file=sys.stderr)
         return 2
     if not 0.5 <= args.confidence < 1 or args.min_change < 0 or args.run_cv < 0:
