@@ -50,7 +50,7 @@ def quantiles_sorted(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
     h = (n - 1) * np.asarray(qs, dtype=float)
     lo = np.floor(h).astype(np.int64)
     hi = np.minimum(lo + 1, n - 1)
-    return x[lo] + (h - lo) * (x[hi] - x[lo])
+    return np.asarray(x[lo] + (h - lo) * (x[hi] - x[lo]))
 
 
 def order_stat_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, int]:
@@ -218,7 +218,7 @@ def summarize(
         failures=failures,
         close_codes=close_codes,
         isolation_violations=int((kind[runs_all] == ISOLATION).sum()),
-        closes_1011=int((ev.loc[_agent_runs(ev), "close_code"] == CLOSE_1011).sum()),
+        closes_1011=int((all_events.loc[runs_all, "close_code"] == CLOSE_1011).sum()),
         dropped_iterations=int(((names_col == "iteration") & (kind == DROPPED)).sum()),
         primary=primary_name(all_events),
         samples=samples,
@@ -292,7 +292,7 @@ def nice_window(duration_s: float, target: int = 60) -> float:
 
 
 def _windows(events: pd.DataFrame, window_s: float) -> np.ndarray:
-    return (events["elapsed_s"].to_numpy() // window_s) * window_s
+    return np.asarray((events["elapsed_s"].to_numpy() // window_s) * window_s)
 
 
 def grouped_quantiles(

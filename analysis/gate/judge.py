@@ -10,9 +10,10 @@ The verdict:
   warning 0.5, fail 0, over decided objectives) is below ``min_score``;
 * **warning**: otherwise, when any objective warns or (non-critically) fails;
 * **pass**: every objective passed or was skipped;
-* **inconclusive**: the verdict depends on the inconclusive objectives (it
-  differs between counting them all as passed and all as failed); the hint
-  says how much more data would decide it.
+* **inconclusive**: the decision depends on the inconclusive objectives (the
+  exit code differs between counting them all as passed and all as failed);
+  when it does not, the verdict is the worse of the two. Either way the hint
+  says how much more data would decide them.
 
 Relative objectives (``p95 <= +10%``) use :func:`analysis.compare.compare`
 with the tolerance as the practical threshold: a change fails only when it is
@@ -217,8 +218,11 @@ def absolute_value(o: Objective, s: Summary, group: RunGroup) -> float:
     if m == "isolation_violations":
         return float(s.isolation_violations)
     if m == "close_1011":
-        # Every row counts (the ramp-up included): a 1011 during warm-up is still a defect.
-        codes = s.all_events["close_code"]
+        # Every agent run counts, the ramp-up included (a 1011 during warm-up is still a
+        # defect), once: on its response row, as summarize counts isolation violations.
+        ev = s.all_events
+        is_response = ev["name"] == "response"
+        codes = ev.loc[is_response, "close_code"] if is_response.any() else ev["close_code"]
         return float((codes == CLOSE_1011).sum())
     if m in ("mean", "max", "throughput_rps") or (m.startswith("p") and m[1:2].isdigit()):
         row = _row(s, str(o.request))
@@ -292,12 +296,13 @@ class Judge:
 
     def run(self) -> Verdict:
         results = [self.evaluate(o) for o in self.slo.objectives]
-        verdict, score = decide(results, self.slo.min_score)
+        verdict, score = decide(results, self.slo.min_score, strict=self.strict)
+        undecided = any(r.outcome == INCONC for r in results)
         return Verdict(
             verdict=verdict,
             score=score,
             results=results,
-            inconclusive_hint=self.hint(results) if verdict == INCONC else "",
+            inconclusive_hint=self.hint(results) if undecided else "",
             slo_source=self.slo.source,
             candidate=[str(r.path) for r in self.candidate.runs],
             baseline=[str(r.path) for r in self.baseline.runs] if self.baseline else None,
@@ -424,7 +429,13 @@ def _verdict_of(
     return PASS, score
 
 
-def decide(results: list[ObjectiveResult], min_score: float) -> tuple[str, float | None]:
+def _exit(verdict: str, strict: bool) -> int:
+    return 1 if verdict == WARN and strict else EXIT_CODES[verdict]
+
+
+def decide(
+    results: list[ObjectiveResult], min_score: float, *, strict: bool = False
+) -> tuple[str, float | None]:
     """The gate verdict and the score over decided objectives (see the module docstring)."""
     pairs = [(r.objective, r.outcome) for r in results]
     _, score = _verdict_of(pairs, min_score)
@@ -432,7 +443,11 @@ def decide(results: list[ObjectiveResult], min_score: float) -> tuple[str, float
         return INCONC, None  # everything skipped: nothing was judged
     best, _ = _verdict_of([(o, PASS if out == INCONC else out) for o, out in pairs], min_score)
     worst, _ = _verdict_of([(o, FAIL if out == INCONC else out) for o, out in pairs], min_score)
-    return (best if best == worst else INCONC), score
+    if best == worst:
+        return best, score
+    # Undecided objectives that cannot change the decision (e.g. pass or warning, both
+    # exit 0) leave the verdict at its worst case; the hint still says what would decide.
+    return (worst if _exit(best, strict) == _exit(worst, strict) else INCONC), score
 
 
 def judge(

@@ -187,12 +187,13 @@ class GateRun:
     def _verdict(
         self, results: list[ObjectiveResult], judge: Judge | None, pairs: int, t0: float
     ) -> Verdict:
-        verdict, score = decide(results, self.slo.min_score)
+        verdict, score = decide(results, self.slo.min_score, strict=self.strict)
+        undecided = any(r.outcome == INCONC for r in results)
         v = Verdict(
             verdict=verdict,
             score=score,
             results=results,
-            inconclusive_hint=judge.hint(results) if judge and verdict == INCONC else "",
+            inconclusive_hint=judge.hint(results) if judge and undecided else "",
             slo_source=self.slo.source,
             strict=self.strict,
         )
