@@ -30,23 +30,20 @@ def load(out: Path) -> tuple[dict[str, object], pd.DataFrame]:
     return meta, pd.read_parquet(out / "events.parquet")
 
 
+def fifty_users(
+    tmp_path: Path, factory: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, object], pd.DataFrame, Path]:
+    """The issue's load: 50 users for 20 s against an embedded backend of ``factory``."""
+    out = tmp_path / factory
+    done = goldenpath("run", "--users", "50", "--duration", "20s", "--factory", factory,
+                      "--out", str(out), "--quiet")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return (done, *load(out), out)
+
+
 @pytest.mark.slow
 def test_fifty_users_canonical_is_clean(tmp_path: Path) -> None:
-    out = tmp_path / "canonical"
-    done = goldenpath(
-        "run",
-        "--users",
-        "50",
-        "--duration",
-        "20s",
-        "--factory",
-        "canonical",
-        "--out",
-        str(out),
-        "--quiet",
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    meta, events = load(out)
+    done, meta, events, out = fifty_users(tmp_path, "canonical")
     assert meta["end_reason"] == "completed" and meta["schema_version"] == 1
     assert meta["events_rows"] == len(events) and meta["factory_mode"] == "canonical"
     paths = events[events["name"] == "golden_path"]
@@ -71,21 +68,7 @@ def test_fifty_users_canonical_is_clean(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_fifty_users_legacy_reports_isolation_violations_and_1011(tmp_path: Path) -> None:
-    out = tmp_path / "legacy"
-    done = goldenpath(
-        "run",
-        "--users",
-        "50",
-        "--duration",
-        "20s",
-        "--factory",
-        "legacy",
-        "--out",
-        str(out),
-        "--quiet",
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    meta, events = load(out)
+    _, _, events, _ = fifty_users(tmp_path, "legacy")
     kinds = events["failure_kind"].value_counts()
     assert kinds.get("isolation_violation", 0) > 0, kinds
     assert kinds.get("ws_close_1011", 0) > 0, kinds
