@@ -23,7 +23,7 @@ FLAGGER_PAYLOAD = {
     "phase": "Progressing",
     "checksum": "85d557f47b",
     "type": "pre-rollout",
-    "metadata": {"green": "http://chat-backend-canary.prod"},
+    "metadata": {"green": "http://example.com/chat-backend-canary"},  # never contacted
 }
 
 
