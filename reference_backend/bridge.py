@@ -20,25 +20,55 @@ log = logging.getLogger(__name__)
 
 Emitter = Callable[[Event], Awaitable[int]]
 
+# Sent when a client stops reading. 1008 (policy violation) rather than 1011:
+# the server is fine, the client broke the rule that it must keep reading.
+CLOSE_TOO_SLOW = 1008
+DEFAULT_SEND_TIMEOUT_S = 10.0
+
+
+class SlowConsumerError(Exception):
+    """A send did not finish within the connection's send timeout; the socket is being closed."""
+
 
 class Connection:
     """One accepted socket of one user; stamps ``seq`` per connection."""
 
     _ids = itertools.count(1)
 
-    def __init__(self, websocket: WebSocket, user_id: str) -> None:
+    def __init__(
+        self, websocket: WebSocket, user_id: str, *, send_timeout_s: float = DEFAULT_SEND_TIMEOUT_S
+    ) -> None:
         self.websocket = websocket
         self.user_id = user_id
         self.id = next(self._ids)
         self._seq = 0
         self._send_lock = asyncio.Lock()
+        self._send_timeout_s = send_timeout_s
+        self._closing: asyncio.Task[None] | None = None
         self.closed = False
 
     async def send(self, event: Event) -> None:
-        """Send one event; concurrent runs on one socket never interleave a frame."""
-        async with self._send_lock:
-            self._seq += 1
-            await self.websocket.send_json({**event, "seq": self._seq})
+        """Send one event; concurrent runs on one socket never interleave a frame.
+
+        Raises SlowConsumerError when the event cannot be handed over within the
+        send timeout (waiting for the lock included): the socket is then closed.
+        """
+        try:
+            async with asyncio.timeout(self._send_timeout_s):
+                async with self._send_lock:
+                    self._seq += 1
+                    await self.websocket.send_json({**event, "seq": self._seq})
+        except TimeoutError:
+            # The client stopped reading (or its network did): its buffers are full
+            # and every later send would block a run of this user as well.
+            self._close_in_background(CLOSE_TOO_SLOW, "too slow")
+            raise SlowConsumerError(f"send did not finish in {self._send_timeout_s} s") from None
+
+    def _close_in_background(self, code: int, reason: str) -> None:
+        # The close frame queues behind the unread data, so closing can itself
+        # take the server's close timeout; the run that noticed must not wait for it.
+        if self._closing is None and not self.closed:
+            self._closing = asyncio.create_task(self.close(code, reason))
 
     async def close(self, code: int, reason: str = "") -> None:
         if self.closed:
@@ -54,8 +84,15 @@ class Connection:
 class WebSocketBridge:
     """Routes a user's events to that user's open sockets, and to no one else's."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        send_timeout_s: float = DEFAULT_SEND_TIMEOUT_S,
+        on_slow_consumer: Callable[[Connection], None] | None = None,
+    ) -> None:
         self._by_user: dict[str, set[Connection]] = {}
+        self._send_timeout_s = send_timeout_s
+        self._on_slow_consumer = on_slow_consumer
 
     @property
     def connection_count(self) -> int:
@@ -69,7 +106,7 @@ class WebSocketBridge:
         return frozenset(self._by_user.get(user_id, ()))
 
     def register(self, websocket: WebSocket, user_id: str) -> Connection:
-        conn = Connection(websocket, user_id)
+        conn = Connection(websocket, user_id, send_timeout_s=self._send_timeout_s)
         self._by_user.setdefault(user_id, set()).add(conn)
         return conn
 
@@ -88,6 +125,13 @@ class WebSocketBridge:
             try:
                 await conn.send(event)
                 delivered += 1
+            except SlowConsumerError as exc:
+                # Several runs may time out on the same socket: report it once.
+                if conn in self._by_user.get(user_id, ()):
+                    log.info("closing connection %s of %s: %s", conn.id, user_id, exc)
+                    self.unregister(conn)
+                    if self._on_slow_consumer is not None:
+                        self._on_slow_consumer(conn)
             except Exception as exc:  # a socket that died mid-send is dropped, not fatal
                 log.debug("dropping connection %s of %s: %r", conn.id, user_id, exc)
                 self.unregister(conn)

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     max_engines_per_user: int = Field(default=8, ge=1)
     engine_idle_timeout_s: float = Field(default=300.0, gt=0)
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=256)
+    # uvicorn pings every socket; one that does not answer in time is dropped
+    # (half-open clients: a peer that vanished without a FIN).
+    ws_ping_interval_s: float = Field(default=20.0, gt=0)
+    ws_ping_timeout_s: float = Field(default=20.0, gt=0)
+    # A send that cannot finish in time closes that socket (a client that stopped reading).
+    ws_send_timeout_s: float = Field(default=10.0, gt=0)
+    # Failed logins per sliding window, per username and per client address.
+    login_max_failures_per_user: int = Field(default=10, ge=1)
+    login_max_failures_per_address: int = Field(default=100, ge=1)
+    login_failure_window_s: float = Field(default=60.0, gt=0)
     shutdown_grace_s: float = Field(default=5.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # One line per request: useful by hand, megabytes per minute under load.

@@ -15,6 +15,7 @@ from reference_backend.audit import AuditTrail
 from reference_backend.config import Settings
 from reference_backend.db import open_database
 from reference_backend.metrics import Metrics
+from reference_backend.ratelimit import LoginLimiter
 from reference_backend.runtime import Runtime
 from reference_backend.service import CanonicalService, GoldenPathService
 
@@ -39,7 +40,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics.watch_factory(service.factory_metrics)
     await audit.start()
     await service.start()
-    app.state.runtime = Runtime(settings, db, metrics, model, audit, service)
+    limiter = LoginLimiter(
+        max_failures_per_user=settings.login_max_failures_per_user,
+        max_failures_per_address=settings.login_max_failures_per_address,
+        window_s=settings.login_failure_window_s,
+    )
+    app.state.runtime = Runtime(settings, db, metrics, model, audit, service, limiter)
     log.info("ready: factory_mode=%s database=%s", settings.factory_mode, settings.database_url)
     try:
         yield

@@ -46,6 +46,17 @@ class Metrics:
         self.ws_rejected = Counter(
             "goldenpath_ws_rejected", "WebSocket connections refused", ["reason"], registry=r
         )
+        self.ws_frames_rejected = Counter(
+            "goldenpath_ws_frames_rejected",
+            "Client frames refused with an error event (forged_id, invalid_json, ...)",
+            ["reason"],
+            registry=r,
+        )
+        self.ws_send_timeouts = Counter(
+            "goldenpath_ws_send_timeouts",
+            "Sockets closed because a send did not finish within ws_send_timeout_s",
+            registry=r,
+        )
         self.runs = Counter("goldenpath_agent_runs", "Agent runs", ["outcome"], registry=r)
         self.run_seconds = Histogram(
             "goldenpath_agent_run_seconds",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
+import re
 import socket
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import LOGGING_CONFIG
 
 from reference_backend.config import Settings
 
@@ -19,6 +23,33 @@ def _find_app(app: Any) -> FastAPI | None:
             return app
         app = getattr(app, "app", None)
     return None
+
+
+_TOKEN_IN_QUERY = re.compile(r"((?:^|[?&])token=)[^&\s\"]*")
+
+
+class RedactTokens(logging.Filter):
+    """Blank ``?token=...`` in uvicorn's log lines: its WebSocket and access logs print
+    the full query string, and a token in a log is a token anyone with the logs can use."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_QUERY.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging config with RedactTokens on its handlers (workers rebuild it too)."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_tokens"] = {"()": f"{__name__}.RedactTokens"}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact_tokens")
+    return config
 
 
 class GracefulServer(uvicorn.Server):
@@ -40,6 +71,10 @@ def serve(settings: Settings) -> int:
         "log_level": settings.log_level,
         "access_log": settings.access_log,
         "ws_max_size": settings.ws_max_message_bytes,
+        # Pings find half-open sockets (a client that vanished without closing).
+        "ws_ping_interval": settings.ws_ping_interval_s,
+        "ws_ping_timeout": settings.ws_ping_timeout_s,
+        "log_config": log_config(),
         "timeout_graceful_shutdown": settings.shutdown_grace_s + 5,
         "lifespan": "on",
     }

@@ -24,7 +24,12 @@ from reference_backend.agents.supervisor import (
     UserExecutionContext,
 )
 from reference_backend.audit import AuditTrail
-from reference_backend.bridge import WebSocketBridge
+from reference_backend.bridge import (
+    CLOSE_TOO_SLOW,
+    Connection,
+    SlowConsumerError,
+    WebSocketBridge,
+)
 from reference_backend.config import Settings
 from reference_backend.events import error_event
 from reference_backend.metrics import Metrics
@@ -84,7 +89,9 @@ class CanonicalService:
     ) -> None:
         self._settings = settings
         self._metrics = metrics
-        self.bridge = WebSocketBridge()
+        self.bridge = WebSocketBridge(
+            send_timeout_s=settings.ws_send_timeout_s, on_slow_consumer=self._slow_consumer
+        )
         self.factory = ExecutionEngineFactory(
             websocket_bridge=self.bridge,
             model=model,
@@ -121,12 +128,19 @@ class CanonicalService:
         self._metrics.ws_open.inc()
         try:
             async for frame in receive_frames(
-                websocket, max_bytes=self._settings.ws_max_message_bytes
+                websocket,
+                max_bytes=self._settings.ws_max_message_bytes,
+                on_rejected=self._frame_rejected,
             ):
                 if isinstance(frame, UserMessage):
                     self._spawn(user_id, new_run_id(), thread_id, frame)
                 else:
                     await conn.send(frame)
+        except SlowConsumerError:
+            # The socket is already closing; count it unless a run's send was first
+            # (the bridge unregisters a slow connection on its first timeout).
+            if conn in self.bridge.connections_of(user_id):
+                self._slow_consumer(conn)
         except FrameTooBig as exc:
             log.info("closing a socket of %s: frame too big (%s)", user_id, exc)
             self._metrics.ws_closes.labels(code=str(CLOSE_TOO_BIG)).inc()
@@ -136,6 +150,13 @@ class CanonicalService:
         finally:
             self.bridge.unregister(conn)
             self._metrics.ws_open.dec()
+
+    def _frame_rejected(self, reason: str) -> None:
+        self._metrics.ws_frames_rejected.labels(reason=reason).inc()
+
+    def _slow_consumer(self, conn: Connection) -> None:
+        self._metrics.ws_send_timeouts.inc()
+        self._metrics.ws_closes.labels(code=str(CLOSE_TOO_SLOW)).inc()
 
     def _spawn(self, user_id: str, run_id: str, thread_id: str, msg: UserMessage) -> None:
         task = asyncio.create_task(self._run(user_id, run_id, thread_id, msg), name=run_id)

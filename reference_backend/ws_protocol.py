@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
@@ -64,17 +64,36 @@ def extract_token(websocket: WebSocket) -> tuple[str | None, str | None]:
     return (query or None), accept
 
 
+# Ids the server assigns. A client that names one is trying to attach to a run
+# or thread (possibly another user's), so the frame is refused, never run.
+SERVER_ASSIGNED_IDS = ("run_id", "thread_id")
+
+
 class FrameTooBig(Exception):
     """A frame over ``ws_max_message_bytes``: the socket is closed with 1009."""
 
 
 async def receive_frames(
-    websocket: WebSocket, *, max_bytes: int
+    websocket: WebSocket,
+    *,
+    max_bytes: int,
+    on_rejected: Callable[[str], None] | None = None,
 ) -> AsyncIterator[UserMessage | Event]:
     """Yield each valid ``user_message``, or an ``error`` event for a frame that is not one.
 
+    ``on_rejected`` is called with the error code of each refused frame (for metrics).
     Ends when the client disconnects; raises FrameTooBig for an oversized frame.
     """
+    async for frame in _parse_frames(websocket, max_bytes=max_bytes):
+        if on_rejected is not None and not isinstance(frame, UserMessage):
+            if frame.get("type") == "error":
+                on_rejected(str(frame.get("data", {}).get("code", "unknown")))
+        yield frame
+
+
+async def _parse_frames(
+    websocket: WebSocket, *, max_bytes: int
+) -> AsyncIterator[UserMessage | Event]:
     while True:
         msg = await websocket.receive()
         if msg["type"] == "websocket.disconnect":
@@ -102,6 +121,13 @@ async def receive_frames(
             continue
         if kind != "user_message":
             yield error_event("unknown_type", "unknown message type", received_type=str(kind))
+            continue
+        forged = [key for key in SERVER_ASSIGNED_IDS if key in payload]
+        if forged:
+            # The ids are not echoed back: the client gets no hint whether they exist.
+            yield error_event(
+                "forged_id", "run and thread ids are assigned by the server", fields=forged
+            )
             continue
         message, client_msg_id = payload.get("message"), payload.get("client_msg_id")
         if not isinstance(message, str) or not message.strip():

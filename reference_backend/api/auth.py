@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from reference_backend.api.deps import RuntimeDep
 from reference_backend.db import Database
 from reference_backend.security import create_access_token, verify_password
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
@@ -31,15 +33,36 @@ def _check(db: Database, username: str, password: str, log2_n: int) -> str | Non
     return user.user_id if user is not None and ok else None
 
 
-@router.post("/login", response_model=TokenResponse)
-async def login(body: LoginRequest, runtime: RuntimeDep) -> TokenResponse:
+@router.post(
+    "/login",
+    response_model=TokenResponse,
+    responses={429: {"description": "Too many failed logins; see Retry-After"}},
+)
+async def login(body: LoginRequest, request: Request, runtime: RuntimeDep) -> TokenResponse:
     """Exchange a username and password for a JWT access token."""
     settings = runtime.settings
+    limiter = runtime.login_limiter
+    address = request.client.host if request.client else "unknown"
+    # Checked before hashing, so a locked-out attacker cannot make us burn CPU.
+    # Only failures count: a client that logs in successfully is never limited.
+    wait_s = limiter.retry_after(body.username, address)
+    if wait_s:
+        runtime.metrics.logins.labels(outcome="rate_limited").inc()
+        log.debug("login rate-limited for %r from %s (%d s)", body.username, address, wait_s)
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed login attempts; try again later",
+            headers={"Retry-After": str(wait_s)},
+        )
     # Hashing runs in a thread so one login never stalls other users' sockets.
     user_id = await asyncio.to_thread(
         _check, runtime.db, body.username, body.password, settings.kdf_log2_n
     )
     if user_id is None:
+        # Recorded after hashing, so attempts already in flight when the limit is
+        # reached still finish; counting them up front would also hold back
+        # concurrent *successful* logins, which the load harness makes by thousands.
+        limiter.failed(body.username, address)
         runtime.metrics.logins.labels(outcome="failed").inc()
         # One answer for unknown user and wrong password: no account enumeration.
         raise HTTPException(
@@ -47,6 +70,7 @@ async def login(body: LoginRequest, runtime: RuntimeDep) -> TokenResponse:
             "invalid username or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    limiter.succeeded(body.username)
     runtime.metrics.logins.labels(outcome="ok").inc()
     token, expires_in = create_access_token(settings, user_id=user_id, username=body.username)
     return TokenResponse(access_token=token, expires_in=expires_in)

@@ -84,7 +84,11 @@ class LegacyService:
         self._metrics.ws_open.inc()
         try:
             async for frame in receive_frames(
-                websocket, max_bytes=self._settings.ws_max_message_bytes
+                websocket,
+                max_bytes=self._settings.ws_max_message_bytes,
+                on_rejected=lambda reason: self._metrics.ws_frames_rejected.labels(
+                    reason=reason
+                ).inc(),
             ):
                 if not isinstance(frame, UserMessage):
                     await websocket.send_json(frame)
