@@ -87,7 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per step (10)")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if not args.host.startswith(("http://", "https://")):
-        print(f"{PROG}: error: --host {args.host!r}: expected http://HOST:PORT", file=sys.stderr)
+        print(
+            f"{PROG}: error: --host {args.host!r}: expected a URL like http://127.0.0.1:8000",
+            file=sys.stderr,
+        )
         return 2
     ok, lines = smoke(args.host.rstrip("/"), args.username, args.password, args.timeout)
     print("\n".join(lines))
