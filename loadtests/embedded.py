@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -155,12 +154,6 @@ class EmbeddedBackend:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
-
-    def kill_later(self, delay_s: float) -> threading.Timer:
-        timer = threading.Timer(delay_s, self.kill)
-        timer.daemon = True
-        timer.start()
-        return timer
 
     def stop(self) -> None:
         try:

@@ -20,7 +20,7 @@ import gevent
 import pyarrow as pa
 import pyarrow.parquet as pq
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import WorkerRunner
 
 from loadtests.checks import failure_kind_of
 from loadtests.users import load_config
@@ -99,10 +99,8 @@ class Recorder:
         self.flush_s = flush_s
         self._rows: list[Row] = []
         self._parts = 0
-        self.rows_written = 0
         persistent = load_config().connection == "persistent"
         self.live = LiveCounts("response" if persistent else "golden_path")
-        self.workers_seen: Counter[str] = Counter()
         self._flusher: gevent.Greenlet | None = None
         events = environment.events
         events.request.add_listener(self.on_request)
@@ -161,7 +159,6 @@ class Recorder:
             row = tuple(row)
             self._rows.append(row)
             self.live.add(row)
-            self.workers_seen[str(row[9])] += 1
 
     def start(self) -> None:
         if self.parts_dir is not None and self._flusher is None:
@@ -180,7 +177,6 @@ class Recorder:
         path = self.parts_dir / f"part-{self._parts:06d}.parquet"
         self._parts += 1
         write_table_atomic(rows_to_table(rows), path)
-        self.rows_written += len(rows)
 
     def finalize(self) -> int:
         """Write what is left, merge the parts into ``events.parquet``; returns the row count."""
@@ -209,7 +205,3 @@ def merge_parts(out_dir: Path) -> int:
     if parts_dir.is_dir() and not any(parts_dir.iterdir()):
         parts_dir.rmdir()
     return table.num_rows
-
-
-def is_master(environment: Environment) -> bool:
-    return isinstance(environment.runner, MasterRunner)

@@ -73,7 +73,6 @@ def summarize_rows(events_path: Path) -> dict[str, Any]:
             "p99": float(q[2]),
             "max": float(ok.max()) if len(ok) else float("nan"),
         }
-    kinds = df["failure_kind"].dropna().value_counts()
     # one row per agent run: golden_path rows repeat their response's outcome
     runs = df[df["name"] == "response"]
     run_kinds = runs["failure_kind"].dropna().value_counts()
@@ -81,7 +80,6 @@ def summarize_rows(events_path: Path) -> dict[str, Any]:
     return {
         "rows": int(len(df)),
         "names": names,
-        "failure_kinds": {str(k): int(v) for k, v in kinds.items()},
         "run_failure_kinds": {str(k): int(v) for k, v in run_kinds.items()},
         "close_codes": {int(k): int(v) for k, v in codes.items()},
     }

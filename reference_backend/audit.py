@@ -24,7 +24,6 @@ class AuditTrail:
         self._interval_s = interval_s
         self._pending: list[AuditRow] = []
         self._task: asyncio.Task[None] | None = None
-        self.rows_written = 0
 
     def record(
         self, user_id: str, action: str, run_id: str | None = None, detail: str | None = None
@@ -39,7 +38,6 @@ class AuditTrail:
         rows, self._pending = self._pending, []
         if rows and self._db is not None:
             await asyncio.to_thread(self._db.record_audit, rows)
-            self.rows_written += len(rows)
 
     async def _run(self) -> None:
         while True:

@@ -101,10 +101,6 @@ class Database:
             ).fetchone()
         return None if row is None else User(int(row[0]), str(row[1]), str(row[2]))
 
-    def count_users(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM users").fetchone()[0])
-
     def record_audit(self, rows: Sequence[AuditRow]) -> None:
         """Append audit rows ``(ts, user_id, action, run_id, detail)``."""
         if not rows:

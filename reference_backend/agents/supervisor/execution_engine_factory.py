@@ -426,9 +426,6 @@ class ExecutionEngineFactory:
         for engine in list(self._engines.values()):
             self._release(engine, reason="engine_cleaned")
 
-    def active_engines_of(self, user_id: str) -> int:
-        return len(self._by_user.get(user_id, ()))
-
     def get_factory_metrics(self) -> dict[str, Any]:
         """Counters under the original system's names, plus per-user and timing detail."""
         counts = self._counts
