@@ -6,11 +6,12 @@ users read it in every process, local or a Locust worker on another machine.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 ENV_VAR = "GOLDENPATH_LOAD_CONFIG"
 
@@ -52,6 +53,13 @@ class LoadConfig:
 
 class UsageError(Exception):
     """Bad command-line input: the CLI prints one line and exits 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")

@@ -34,7 +34,7 @@ from locust.html import get_html_report
 from locust.runners import STATE_STOPPED, MasterRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter, stats_history
 
-from loadtests.config import ENV_VAR, LoadConfig, UsageError, parse_duration
+from loadtests.config import ENV_VAR, LoadConfig, OneLineParser, UsageError, parse_duration
 from loadtests.embedded import BackendError, EmbeddedBackend
 from loadtests.locustfile import attach
 from loadtests.recorder import Recorder, merge_parts
@@ -52,13 +52,8 @@ from loadtests.users import GoldenPathUser, read_identities, set_config
 PROG = "goldenpath run"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    p = OneLineParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--scenario", default="steady", choices=sorted(SHAPES), help="load shape")
     p.add_argument("--users", type=int, default=50, help="peak concurrent users (default 50)")
     p.add_argument(

@@ -6,24 +6,18 @@ as the load users (:mod:`loadtests.checks`).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import httpx
 
 from loadtests.checks import GOLDEN_PATH_EVENTS, RunCheck, new_canary
+from loadtests.config import OneLineParser
 from loadtests.wsclient import ClosedByServer, WsConnection, token_subject, ws_url
 
 PROG = "goldenpath smoke"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def smoke(host: str, username: str, password: str, timeout_s: float) -> tuple[bool, list[str]]:
@@ -80,7 +74,7 @@ def smoke(host: str, username: str, password: str, timeout_s: float) -> tuple[bo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog=PROG, description="One golden path with every check (exit 0 or 1).")
+    parser = OneLineParser(prog=PROG, description="One golden path with every check (exit 0 or 1).")
     parser.add_argument("--host", required=True, help="base URL, e.g. http://127.0.0.1:8000")
     parser.add_argument("--username", default="load0")
     parser.add_argument("--password", default="load-password")

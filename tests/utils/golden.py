@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import re
 import time
@@ -16,22 +15,10 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from loadtests.wsclient import jwt_subprotocols, token_subject, ws_url
+
 GOLDEN = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 CANARY = re.compile(r"CANARY-[A-Za-z0-9-]+")
-
-
-def ws_url(base: str) -> str:
-    return base.replace("http://", "ws://", 1) + "/ws"
-
-
-def jwt_subprotocols(token: str) -> list[str]:
-    encoded = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
-    return ["jwt-auth", f"jwt.{encoded}"]
-
-
-def token_subject(token: str) -> str:
-    payload = token.split(".")[1]
-    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
 
 
 async def login(http: httpx.AsyncClient, username: str, password: str) -> str:
