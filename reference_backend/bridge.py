@@ -89,10 +89,12 @@ class WebSocketBridge:
         *,
         send_timeout_s: float = DEFAULT_SEND_TIMEOUT_S,
         on_slow_consumer: Callable[[Connection], None] | None = None,
+        on_cross_user: Callable[[str, str], None] | None = None,
     ) -> None:
         self._by_user: dict[str, set[Connection]] = {}
         self._send_timeout_s = send_timeout_s
         self._on_slow_consumer = on_slow_consumer
+        self._on_cross_user = on_cross_user
 
     @property
     def connection_count(self) -> int:
@@ -119,7 +121,18 @@ class WebSocketBridge:
             del self._by_user[conn.user_id]
 
     async def send_to_user(self, user_id: str, event: Event) -> int:
-        """Send ``event`` to every open socket of ``user_id``; returns how many got it."""
+        """Send ``event`` to every open socket of ``user_id``; returns how many got it.
+
+        An event that names another user is never sent (defence in depth: the
+        factory binds each engine to its user, so this should never happen); it is
+        logged and reported to ``on_cross_user(target, owner)``.
+        """
+        owner = event.get("user_id")
+        if owner is not None and owner != user_id:
+            log.error("refused an event of user %s addressed to user %s", owner, user_id)
+            if self._on_cross_user is not None:
+                self._on_cross_user(user_id, str(owner))
+            return 0
         delivered = 0
         for conn in list(self._by_user.get(user_id, ())):
             try:

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     max_engines_per_user: int = Field(default=8, ge=1)
     engine_idle_timeout_s: float = Field(default=300.0, gt=0)
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=256)
+    # Floods: at most this many runs in flight per socket. At the limit the server
+    # stops reading that socket until a run ends; frames then wait in uvicorn's
+    # queue (ws_max_queue frames) and beyond it in TCP, so the client's sends block.
+    # Memory per socket stays under ws_max_queue * ws_max_message_bytes (1 MiB).
+    ws_max_inflight_runs: int = Field(default=4, ge=1)
+    ws_max_queue: int = Field(default=16, ge=1)
     # uvicorn pings every socket; one that does not answer in time is dropped
     # (half-open clients: a peer that vanished without a FIN).
     ws_ping_interval_s: float = Field(default=20.0, gt=0)

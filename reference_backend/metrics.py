@@ -57,6 +57,16 @@ class Metrics:
             "Sockets closed because a send did not finish within ws_send_timeout_s",
             registry=r,
         )
+        self.ws_backpressure = Counter(
+            "goldenpath_ws_backpressure",
+            "Times a socket's reads were paused: ws_max_inflight_runs runs already in flight",
+            registry=r,
+        )
+        self.cross_user_refused = Counter(
+            "goldenpath_cross_user_events_refused",
+            "Events naming one user that were addressed to another, refused by the bridge",
+            registry=r,
+        )
         self.runs = Counter("goldenpath_agent_runs", "Agent runs", ["outcome"], registry=r)
         self.run_seconds = Histogram(
             "goldenpath_agent_run_seconds",

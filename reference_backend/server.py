@@ -71,6 +71,7 @@ def serve(settings: Settings) -> int:
         "log_level": settings.log_level,
         "access_log": settings.access_log,
         "ws_max_size": settings.ws_max_message_bytes,
+        "ws_max_queue": settings.ws_max_queue,
         # Pings find half-open sockets (a client that vanished without closing).
         "ws_ping_interval": settings.ws_ping_interval_s,
         "ws_ping_timeout": settings.ws_ping_timeout_s,

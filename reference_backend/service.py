@@ -90,7 +90,9 @@ class CanonicalService:
         self._settings = settings
         self._metrics = metrics
         self.bridge = WebSocketBridge(
-            send_timeout_s=settings.ws_send_timeout_s, on_slow_consumer=self._slow_consumer
+            send_timeout_s=settings.ws_send_timeout_s,
+            on_slow_consumer=self._slow_consumer,
+            on_cross_user=lambda _target, _owner: metrics.cross_user_refused.inc(),
         )
         self.factory = ExecutionEngineFactory(
             websocket_bridge=self.bridge,
@@ -125,6 +127,9 @@ class CanonicalService:
         """Serve one accepted socket until the client leaves or the server drains."""
         conn = self.bridge.register(websocket, user_id)
         thread_id = new_thread_id()
+        # Back-pressure for floods: a frame is read only when this socket has a free
+        # run slot, so a client faster than the agent waits instead of piling up tasks.
+        slots = asyncio.Semaphore(self._settings.ws_max_inflight_runs)
         self._metrics.ws_open.inc()
         try:
             async for frame in receive_frames(
@@ -132,10 +137,18 @@ class CanonicalService:
                 max_bytes=self._settings.ws_max_message_bytes,
                 on_rejected=self._frame_rejected,
             ):
-                if isinstance(frame, UserMessage):
-                    self._spawn(user_id, new_run_id(), thread_id, frame)
-                else:
+                if not isinstance(frame, UserMessage):
                     await conn.send(frame)
+                    continue
+                if slots.locked():
+                    self._metrics.ws_backpressure.inc()
+                await slots.acquire()
+                if self._draining:
+                    slots.release()
+                    await conn.send(error_event("shutting_down", "the server is shutting down"))
+                    continue
+                task = self._spawn(user_id, new_run_id(), thread_id, frame)
+                task.add_done_callback(lambda _: slots.release())
         except SlowConsumerError:
             # The socket is already closing; count it unless a run's send was first
             # (the bridge unregisters a slow connection on its first timeout).
@@ -158,10 +171,13 @@ class CanonicalService:
         self._metrics.ws_send_timeouts.inc()
         self._metrics.ws_closes.labels(code=str(CLOSE_TOO_SLOW)).inc()
 
-    def _spawn(self, user_id: str, run_id: str, thread_id: str, msg: UserMessage) -> None:
+    def _spawn(
+        self, user_id: str, run_id: str, thread_id: str, msg: UserMessage
+    ) -> asyncio.Task[None]:
         task = asyncio.create_task(self._run(user_id, run_id, thread_id, msg), name=run_id)
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
+        return task
 
     async def _run(self, user_id: str, run_id: str, thread_id: str, msg: UserMessage) -> None:
         started = time.perf_counter()
