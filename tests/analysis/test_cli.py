@@ -130,4 +130,9 @@ def test_usage_errors() -> None:
     from analysis.cli import report_main
 
     assert report_main([]) == 2  # --candidate is required
+    proc = run_report("--candidate", "x", "--no-such-flag")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "goldenpath report: error: unrecognized arguments: --no-such-flag"
+    ]
     assert report_main(["--candidate", "x", "--warmup", "soon"]) == 2
