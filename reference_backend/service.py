@@ -218,10 +218,19 @@ class CanonicalService:
         return run_id
 
     async def drain(self, *, grace_s: float) -> int:
-        """Stop taking work, let runs finish for ``grace_s``, cancel the rest, close with 1001."""
+        """Stop taking work, let runs finish for ``grace_s``, cancel the rest, close with 1001.
+
+        Logs one line with what happened, the engines still active included: runs
+        release their engines as they end or are cancelled, so it should say 0.
+        """
+        if self._draining:
+            return 0  # the server's shutdown drained already; the lifespan calls again
         self._draining = True
+        started = time.perf_counter()
+        finished = cancelled = 0
         if self._runs:
-            _, pending = await asyncio.wait(set(self._runs), timeout=grace_s)
+            done, pending = await asyncio.wait(set(self._runs), timeout=grace_s)
+            finished, cancelled = len(done), len(pending)
             for task in pending:
                 task.cancel()
             if pending:
@@ -229,6 +238,16 @@ class CanonicalService:
         closed = await self.bridge.close_all(CLOSE_GOING_AWAY, "server shutting down")
         if closed:
             self._metrics.ws_closes.labels(code=str(CLOSE_GOING_AWAY)).inc(closed)
+        log.info(
+            "drained in %.2f s: %d runs finished, %d cancelled at the %.1f s grace, "
+            "%d sockets closed with 1001, %d engines active",
+            time.perf_counter() - started,
+            finished,
+            cancelled,
+            grace_s,
+            closed,
+            self.factory.get_factory_metrics()["active_engines_count"],
+        )
         return closed
 
     async def shutdown(self) -> None:

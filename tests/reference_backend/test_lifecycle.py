@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from starlette.websockets import WebSocketDisconnect
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from loadtests.embedded import EmbeddedBackend
@@ -137,3 +139,83 @@ def test_audit_trail_records_create_and_cleanup_per_user(tmp_path: Path) -> None
     actions = [(row[2], row[3]) for row in db.audit_for(user_id)]
     db.close()
     assert actions == [("engine_created", run_id), ("engine_cleaned", run_id)]
+
+
+async def _open_and_start_runs(backend: EmbeddedBackend, n: int) -> list[ClientConnection]:
+    """``n`` users, each with a socket and a run that has started (agent_started seen)."""
+    async with httpx.AsyncClient(base_url=backend.url) as http:
+        tokens = [await login(http, f"load{i}", PASSWORD) for i in range(n)]
+    sockets = [
+        await connect(ws_url(backend.url), subprotocols=jwt_subprotocols(t))  # type: ignore[arg-type]
+        for t in tokens
+    ]
+    for ws in sockets:
+        await ws.send(json.dumps({"type": "user_message", "message": "in flight"}))
+    for ws in sockets:
+        first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert first["type"] == "agent_started"
+    return sockets
+
+
+async def _until_closed(ws: ClientConnection) -> tuple[list[str], int | None]:
+    types = []
+    with pytest.raises(ConnectionClosed):
+        while True:
+            types.append(json.loads(await asyncio.wait_for(ws.recv(), 20))["type"])
+    return types, ws.close_code
+
+
+@pytest.mark.slow
+def test_sigterm_lets_short_runs_finish_then_closes_1001_with_no_engine_left() -> None:
+    """Runs shorter than the grace complete; then every socket gets 1001."""
+    settings = {"agent_think_ms": 500, "shutdown_grace_s": 5}
+    with EmbeddedBackend(users=3, password=PASSWORD, settings=settings) as backend:
+
+        async def go() -> list[tuple[list[str], int | None]]:
+            sockets = await _open_and_start_runs(backend, 3)
+            stopper = threading.Thread(target=backend.terminate)
+            stopper.start()
+            outcomes = [await _until_closed(ws) for ws in sockets]
+            await asyncio.to_thread(stopper.join, 20)
+            return outcomes
+
+        outcomes = asyncio.run(go())
+        log = backend.tail(5000)
+    for types, code in outcomes:
+        assert types[-1] == "agent_completed" and code == 1001
+    assert re.search(r"3 runs finished, 0 cancelled .* 3 sockets closed with 1001, 0 engines", log)
+    assert "Traceback" not in log
+
+
+@pytest.mark.slow
+def test_sigterm_cancels_runs_past_the_grace_and_refuses_new_sockets_meanwhile() -> None:
+    """Runs longer than the grace are cancelled at it; new sockets during the drain get 1001."""
+    settings = {"agent_think_ms": 30_000, "shutdown_grace_s": 3}
+    with EmbeddedBackend(users=3, password=PASSWORD, settings=settings) as backend:
+
+        async def go() -> tuple[list[tuple[list[str], int | None]], int | None, float]:
+            sockets = await _open_and_start_runs(backend, 2)
+            async with httpx.AsyncClient(base_url=backend.url) as http:
+                token = await login(http, "load2", PASSWORD)
+                stopper = threading.Thread(target=backend.terminate)
+                started = time.monotonic()
+                stopper.start()
+                deadline = time.monotonic() + 3
+                while (await http.get("/ready")).status_code == 200:  # the drain has begun
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.02)
+            late = await connect(ws_url(backend.url), subprotocols=jwt_subprotocols(token))  # type: ignore[arg-type]
+            _, late_code = await _until_closed(late)
+            outcomes = [await _until_closed(ws) for ws in sockets]
+            took = time.monotonic() - started
+            await asyncio.to_thread(stopper.join, 20)
+            return outcomes, late_code, took
+
+        outcomes, late_code, took = asyncio.run(go())
+        log = backend.tail(5000)
+    assert late_code == 1001  # "going away", not 1011 and not a bare refusal
+    for types, code in outcomes:
+        assert "agent_completed" not in types and code == 1001
+    assert took < 15  # the grace (3 s) bounded the 30 s runs
+    assert re.search(r"0 runs finished, 2 cancelled .* 2 sockets closed with 1001, 0 engines", log)
+    assert "Traceback" not in log
