@@ -201,6 +201,10 @@ def _hostile_token(case: str) -> str:
         # which does not matter, as the server must refuse on the header alone.
         header = {"alg": "RS256", "typ": "JWT"}
         return _sign_raw(header, _claims(), RSA_PUBLIC_PEM.encode())
+    if case == "truncated":
+        # A real token cut short inside its signature (a copy-paste or a proxy limit).
+        token = jwt.encode(_claims(), DEV_SECRET, algorithm="HS256")
+        return token[: len(token) - 10]
     raise AssertionError(case)
 
 
@@ -212,7 +216,15 @@ async def _ws_close_code(url: str, **kwargs: Any) -> int | None:
 
 
 @pytest.mark.parametrize(
-    "case", ["wrong-issuer", "wrong-audience", "nbf-in-future", "hs256-with-public-key", "rs256"]
+    "case",
+    [
+        "wrong-issuer",
+        "wrong-audience",
+        "nbf-in-future",
+        "hs256-with-public-key",
+        "rs256",
+        "truncated",
+    ],
 )
 def test_hostile_tokens_close_1008_401_and_stay_out_of_the_log(
     canonical_backend: EmbeddedBackend, case: str
