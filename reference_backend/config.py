@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     login_max_failures_per_user: int = Field(default=10, ge=1)
     login_max_failures_per_address: int = Field(default=100, ge=1)
     login_failure_window_s: float = Field(default=60.0, gt=0)
+    # Proxies whose X-Forwarded-For is believed (comma-separated IPs/CIDRs, "*" for
+    # any). Empty: the socket's peer is the client. uvicorn's default trusts
+    # 127.0.0.1, which let any local client pick the address the login limit sees.
+    trusted_proxies: str = ""
     shutdown_grace_s: float = Field(default=5.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # One line per request: useful by hand, megabytes per minute under load.

@@ -75,6 +75,8 @@ def serve(settings: Settings) -> int:
         # Pings find half-open sockets (a client that vanished without closing).
         "ws_ping_interval": settings.ws_ping_interval_s,
         "ws_ping_timeout": settings.ws_ping_timeout_s,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
         "log_config": log_config(),
         "timeout_graceful_shutdown": settings.shutdown_grace_s + 5,
         "lifespan": "on",
