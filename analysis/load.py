@@ -184,6 +184,8 @@ def read_meta(path: Path) -> dict[str, Any]:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptFileError(path, f"not valid JSON ({exc})") from None
+    except RecursionError:  # nesting deeper than the parser's stack
+        raise CorruptFileError(path, "not valid JSON (nested too deeply)") from None
     if not isinstance(meta, dict):
         raise CorruptFileError(path, "is not a JSON object")
     version = meta.get("schema_version")
@@ -218,7 +220,7 @@ def _read_events_file(path: Path, columns: list[str]) -> pa.Table:
         table = pq.read_table(path, columns=columns, read_dictionary=dict_cols)
     except (OSError, pa.ArrowException) as exc:
         raise CorruptFileError(path, f"not a readable Parquet file ({_short(exc)})") from None
-    return _normalise(table)
+    return _normalise(path, table)
 
 
 def _short(exc: BaseException) -> str:
@@ -244,6 +246,9 @@ def _check_schema(path: Path, schema: pa.Schema) -> None:
     missing = [c for c in EVENT_COLUMNS if c not in schema.names]
     if missing:
         raise CorruptFileError(path, f"missing column(s) {', '.join(missing)}")
+    repeated = [c for c in EVENT_COLUMNS if schema.names.count(c) > 1]
+    if repeated:
+        raise CorruptFileError(path, f"column(s) {', '.join(repeated)} appear more than once")
     for col, kind in EVENT_COLUMNS.items():
         t = schema.field(col).type
         if not _kind_ok(kind, t):
@@ -264,21 +269,30 @@ _TARGET: dict[str, pa.DataType] = {
 }
 
 
-def _normalise(table: pa.Table) -> pa.Table:
-    """Cast every column to one canonical type so parts concatenate cleanly."""
+def _normalise(path: Path, table: pa.Table) -> pa.Table:
+    """Cast every column to one canonical type so parts concatenate cleanly.
+
+    A value the canonical type cannot hold (a close code beyond int32, seconds
+    beyond the microsecond range) is a ``CorruptFileError`` naming the column.
+    """
     cols = []
     for name in table.column_names:
         col = table.column(name)
-        if name in _CATEGORICAL:
-            target: pa.DataType = pa.dictionary(pa.int32(), pa.string())
-            if not pa.types.is_dictionary(col.type):
-                col = pc.dictionary_encode(col.cast(pa.string()))
-        else:
-            target = _TARGET[name]
-        if name == "ok":
-            col = pc.fill_null(col.cast(pa.bool_()), False)
-        if col.type != target:
-            col = col.cast(target)
+        try:
+            if name in _CATEGORICAL:
+                target: pa.DataType = pa.dictionary(pa.int32(), pa.string())
+                if not pa.types.is_dictionary(col.type):
+                    col = pc.dictionary_encode(col.cast(pa.string()))
+            else:
+                target = _TARGET[name]
+            if name == "ok":
+                col = pc.fill_null(col.cast(pa.bool_()), False)
+            if col.type != target:
+                # Nanoseconds are truncated to microseconds (the format's unit), not refused.
+                safe = not (name == "ts" and col.type.unit == "ns")
+                col = col.cast(target, safe=safe)
+        except pa.ArrowException as exc:
+            raise CorruptFileError(path, f"column {name!r}: {_short(exc)}") from None
         cols.append(col)
     return pa.table(cols, names=table.column_names)
 

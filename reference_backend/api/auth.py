@@ -8,7 +8,7 @@ import logging
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from reference_backend.api.deps import RuntimeDep
+from reference_backend.api.deps import RuntimeDep, documented
 from reference_backend.db import Database
 from reference_backend.security import create_access_token, verify_password
 
@@ -36,7 +36,7 @@ def _check(db: Database, username: str, password: str, log2_n: int) -> str | Non
 @router.post(
     "/login",
     response_model=TokenResponse,
-    responses={429: {"description": "Too many failed logins; see Retry-After"}},
+    responses=documented(400, 401, 429, 503),
 )
 async def login(body: LoginRequest, request: Request, runtime: RuntimeDep) -> TokenResponse:
     """Exchange a username and password for a JWT access token."""

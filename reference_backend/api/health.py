@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
-from reference_backend.api.deps import RuntimeDep
+from reference_backend.api.deps import RuntimeDep, documented
 
 router = APIRouter(tags=["health"])
 
@@ -19,7 +20,17 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+class Readiness(BaseModel):
+    status: str
+    factory_mode: str
+    draining: bool
+
+
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Starting or draining"}},
+)
 async def ready(runtime: RuntimeDep) -> JSONResponse:
     """Readiness: the factory and the bridge are built and the server is not draining."""
     service = runtime.service
@@ -31,13 +42,14 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if service.ready else 503)
 
 
-@router.get("/metrics")
+# Documented as text/plain: the Prometheus exposition format, not JSON.
+@router.get("/metrics", response_class=PlainTextResponse, responses=documented(503))
 async def metrics(runtime: RuntimeDep) -> Response:
     """Prometheus text exposition."""
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/api/factory/metrics")
+@router.get("/api/factory/metrics", responses=documented(503))
 async def factory_metrics(runtime: RuntimeDep) -> dict[str, Any]:
     """The factory's ``get_factory_metrics()`` as JSON."""
     return runtime.service.factory_metrics()
