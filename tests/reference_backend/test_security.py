@@ -314,6 +314,20 @@ def test_frames_with_forged_run_or_thread_ids_are_refused(
     )
 
 
+def test_http_messages_naming_a_run_or_thread_are_refused(
+    canonical_backend: EmbeddedBackend,
+) -> None:
+    token = _post_login(canonical_backend, "load7", PASSWORD).json()["access_token"]
+    for field in ("run_id", "thread_id"):
+        resp = httpx.post(
+            f"{canonical_backend.url}/api/chat/message",
+            json={"message": "hi", field: "run-0123"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert resp.status_code == 422
+        assert resp.json()["detail"][0]["loc"] == ["body", field]
+
+
 def test_legacy_mode_refuses_forged_ids_too(legacy_backend: EmbeddedBackend) -> None:
     token = _post_login(legacy_backend, "load11", PASSWORD).json()["access_token"]
 
