@@ -386,3 +386,34 @@ def test_a_client_that_stops_reading_is_dropped_and_others_are_unaffected(
     while httpx.get(f"{backend.url}/api/factory/metrics").json()["websocket_connections"]:
         assert time.monotonic() < deadline, "the slow socket is still registered"
         time.sleep(0.05)
+
+
+# -- 5. half-open clients -----------------------------------------------------------------
+
+
+def test_a_half_open_client_is_dropped_by_the_ping_timeout() -> None:
+    """A peer that completed the handshake and then went silent (no FIN, no pong)."""
+    settings = {"ws_ping_interval_s": 0.5, "ws_ping_timeout_s": 0.5}
+    with EmbeddedBackend(users=2, password=PASSWORD, settings=settings) as backend:
+        token = _post_login(backend, "load0", PASSWORD).json()["access_token"]
+        parts = urlsplit(backend.url)
+        key = base64.b64encode(uuid.uuid4().bytes).decode()
+        handshake = (
+            f"GET /ws HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
+        )
+        with socket.create_connection((parts.hostname, parts.port), timeout=5) as raw:
+            raw.sendall(handshake.encode())
+            assert raw.recv(4096).startswith(b"HTTP/1.1 101")
+            metrics_url = f"{backend.url}/api/factory/metrics"
+            assert httpx.get(metrics_url).json()["websocket_connections"] == 1
+            # From here the client neither reads nor answers the server's pings.
+            deadline = time.monotonic() + 10
+            while httpx.get(metrics_url).json()["websocket_connections"]:
+                assert time.monotonic() < deadline, "the silent socket was never dropped"
+                time.sleep(0.1)
+            # The server is unharmed: another user is served as usual.
+            out = asyncio.run(golden_path(backend.url, "load1", PASSWORD))
+            assert out.types == GOLDEN
+        assert "Traceback" not in backend.tail()
