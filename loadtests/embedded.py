@@ -35,6 +35,8 @@ class EmbeddedBackend:
         settings: extra ``GOLDENPATH_*`` settings, e.g. ``{"agent_think_ms": 20}``.
         log_path: where the backend's log goes (default: a temporary file).
         startup_timeout_s: how long to wait for ``/ready``.
+        port: the port to listen on; 0 (the default) takes a free one. A fixed port
+            lets a restarted backend come back at the same URL.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class EmbeddedBackend:
         log_path: Path | None = None,
         startup_timeout_s: float = 30.0,
         extra_args: Sequence[str] = (),
+        port: int = 0,
     ) -> None:
         self.factory = factory
         self.users = users
@@ -61,6 +64,7 @@ class EmbeddedBackend:
         )
         self.startup_timeout_s = startup_timeout_s
         self.extra_args = list(extra_args)
+        self.port = port
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self._log_file: object = None
@@ -96,7 +100,7 @@ class EmbeddedBackend:
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self._log_file = log
         cmd = [sys.executable, "-m", "reference_backend", "serve", "--host", "127.0.0.1"]
-        cmd += ["--port", "0", *self.extra_args]
+        cmd += ["--port", str(self.port), *self.extra_args]
         self.process = subprocess.Popen(  # noqa: S603
             cmd, env=self._env(), stdout=log, stderr=subprocess.STDOUT
         )

@@ -4,64 +4,25 @@ In a local run the recorder writes the rows itself. In a distributed run each
 worker ships its rows to the master with Locust's own worker reports
 (``report_to_master`` -> ``worker_report``), so no shared disk is needed, and
 the master writes them. Each part is written to a temporary file and renamed:
-a run killed at any moment leaves only whole parts. ``finalize`` merges the
-parts into ``events.parquet``.
+a run killed at any moment leaves only whole parts. A part that cannot be
+written (a full disk) keeps its rows in memory and is tried again a second
+later. ``finalize`` merges the parts into ``events.parquet``.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import gevent
-import pyarrow as pa
-import pyarrow.parquet as pq
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from loadtests.checks import failure_kind_of
+from loadtests.results import PartWriter, Row, merge_parts
 from loadtests.users import load_config
-
-SCHEMA = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("user", pa.string()),
-        ("name", pa.string()),
-        ("type", pa.string()),
-        ("ms", pa.float64()),
-        ("service_ms", pa.float64()),
-        ("ok", pa.bool_()),
-        ("failure_kind", pa.string()),
-        ("close_code", pa.int32()),
-        ("worker", pa.string()),
-        ("run_id", pa.string()),
-        ("detail", pa.string()),
-    ]
-)
-_COLUMNS = SCHEMA.names
-Row = tuple[Any, ...]
-
-
-def write_table_atomic(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
-
-
-def rows_to_table(rows: list[Row]) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in _COLUMNS]
-    arrays = []
-    for (name, col), field in zip(zip(_COLUMNS, columns, strict=True), SCHEMA, strict=True):
-        values = list(col)
-        if name == "ts":
-            values = [int(v * 1_000_000) for v in values]
-            arrays.append(pa.array(values, type=pa.int64()).cast(field.type))
-        else:
-            arrays.append(pa.array(values, type=field.type))
-    return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
 class LiveCounts:
@@ -98,7 +59,9 @@ class Recorder:
         self.parts_dir = out_dir / "events" if out_dir is not None else None
         self.flush_s = flush_s
         self._rows: list[Row] = []
-        self._parts = 0
+        self.parts = PartWriter(self.parts_dir) if self.parts_dir is not None else None
+        # reports received per worker, so the master knows when a worker's last rows are in
+        self.reports: Counter[str] = Counter()
         persistent = load_config().connection == "persistent"
         self.live = LiveCounts("response" if persistent else "golden_path")
         self._flusher: gevent.Greenlet | None = None
@@ -154,6 +117,7 @@ class Recorder:
         data["goldenpath_rows"], self._rows = self._rows, []
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        self.reports[client_id] += 1
         rows = data.get("goldenpath_rows") or []
         for row in rows:
             row = tuple(row)
@@ -171,37 +135,23 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        if self.parts_dir is None or not self._rows:
+        """Write the rows collected so far as a part; on failure keep them (``parts.error``)."""
+        if self.parts is None:
             return
         rows, self._rows = self._rows, []
-        path = self.parts_dir / f"part-{self._parts:06d}.parquet"
-        self._parts += 1
-        write_table_atomic(rows_to_table(rows), path)
+        self.parts.write(rows)
 
     def finalize(self) -> int:
-        """Write what is left, merge the parts into ``events.parquet``; returns the row count."""
+        """Write what is left, merge the parts into ``events.parquet``; returns the row count.
+
+        Rows a failed part write kept go straight into the merge. If the merge
+        fails too, ``OSError`` propagates and the parts stay on disk.
+        """
         if self._flusher is not None:
             self._flusher.kill()
             self._flusher = None
         self.flush()
-        assert self.out_dir is not None and self.parts_dir is not None
-        return merge_parts(self.out_dir)
-
-
-def merge_parts(out_dir: Path) -> int:
-    """Merge ``events/part-*.parquet`` into ``events.parquet`` (idempotent)."""
-    parts_dir = out_dir / "events"
-    parts = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.is_dir() else []
-    target = out_dir / "events.parquet"
-    tables = [pq.read_table(p) for p in parts]
-    if target.exists():
-        tables.insert(0, pq.read_table(target))
-    table = pa.concat_tables(tables) if tables else rows_to_table([])
-    if not table.schema.equals(SCHEMA):
-        table = table.cast(SCHEMA)
-    write_table_atomic(table.sort_by("ts"), target)
-    for p in parts:
-        p.unlink()
-    if parts_dir.is_dir() and not any(parts_dir.iterdir()):
-        parts_dir.rmdir()
-    return table.num_rows
+        assert self.out_dir is not None and self.parts is not None
+        rows = merge_parts(self.out_dir, self.parts.pending)
+        self.parts.pending = []
+        return rows

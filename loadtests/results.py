@@ -1,4 +1,11 @@
-"""The results directory: ``meta.json`` written atomically, and a short summary of a run."""
+"""The results directory: files written atomically and durably, the events' Parquet parts,
+and a short summary of a run.
+
+Every file is written to a dot-prefixed temporary file, flushed to disk and
+renamed, so a reader (or a run killed at any moment) sees the old file or the
+new one, never half of one. A write that fails (a full disk) removes its
+temporary file and raises ``ResultsWriteError`` (an ``OSError``) naming the file.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,183 @@ import json
 import os
 import platform
 import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 SCHEMA_VERSION = 1
+
+SCHEMA = pa.schema(
+    [
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("user", pa.string()),
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("ms", pa.float64()),
+        ("service_ms", pa.float64()),
+        ("ok", pa.bool_()),
+        ("failure_kind", pa.string()),
+        ("close_code", pa.int32()),
+        ("worker", pa.string()),
+        ("run_id", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
+_COLUMNS = SCHEMA.names
+Row = tuple[Any, ...]
+
+
+class ResultsWriteError(OSError):
+    """A results file could not be written (a full disk, a file-size limit, ...).
+
+    Its message is one line naming the file and the errno.
+    """
+
+    def __str__(self) -> str:
+        reason = os.strerror(self.errno) if self.errno else (self.strerror or "I/O error")
+        code = f" (errno {self.errno})" if self.errno else ""
+        return f"could not write {self.filename}: {reason}{code}"
+
+
+@contextmanager
+def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
+    """Yield a temporary file; on success fsync it and rename it over ``path``.
+
+    On any failure the temporary file is removed and ``path`` keeps its old content;
+    an ``OSError`` becomes a ``ResultsWriteError`` naming ``path``.
+    """
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())  # the data is on disk before the name points at it
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)  # and the rename itself survives a power loss
+    except BaseException as exc:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, ResultsWriteError):
+            raise ResultsWriteError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically and durably."""
+    with _atomic(path, "w") as fh:
+        fh.write(text)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write to a temporary file and rename: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_table_atomic(table: pa.Table, path: Path) -> None:
+    """Write a Parquet file atomically and durably."""
+    with _atomic(path, "wb") as fh:
+        pq.write_table(table, fh, compression="zstd")
+
+
+def rows_to_table(rows: list[Row]) -> pa.Table:
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in _COLUMNS]
+    arrays = []
+    for (name, col), field in zip(zip(_COLUMNS, columns, strict=True), SCHEMA, strict=True):
+        values = list(col)
+        if name == "ts":
+            values = [int(v * 1_000_000) for v in values]
+            arrays.append(pa.array(values, type=pa.int64()).cast(field.type))
+        else:
+            arrays.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+class PartWriter:
+    """Writes rows as numbered ``events/part-*.parquet`` files, one per flush.
+
+    A part that cannot be written (a full disk) keeps its rows here: they go
+    out with the next part, so a passing fault loses nothing. ``error`` says
+    what failed and ``failing_since`` since when, until a write succeeds again.
+    """
+
+    def __init__(self, parts_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        self.parts_dir = parts_dir
+        self.pending: list[Row] = []
+        self.parts = 0
+        self.error: str | None = None
+        self.failing_since: float | None = None
+        self._clock = clock
+
+    def write(self, rows: list[Row]) -> bool:
+        """Write ``rows`` and any kept from a failed write; False (rows kept) if it failed."""
+        self.pending.extend(rows)
+        if not self.pending:
+            return True
+        path = self.parts_dir / f"part-{self.parts:06d}.parquet"
+        try:
+            write_table_atomic(rows_to_table(self.pending), path)
+        except ResultsWriteError as exc:
+            self.error = str(exc)
+            if self.failing_since is None:
+                self.failing_since = self._clock()
+            return False
+        self.parts += 1
+        self.pending = []
+        self.error = self.failing_since = None
+        return True
+
+
+def event_files(out_dir: Path) -> list[Path]:
+    """``events.parquet`` if the parts were merged, else the parts (possibly none)."""
+    merged = out_dir / "events.parquet"
+    if merged.is_file():
+        return [merged]
+    parts_dir = out_dir / "events"
+    return sorted(parts_dir.glob("part-*.parquet")) if parts_dir.is_dir() else []
+
+
+def rows_on_disk(out_dir: Path) -> int:
+    """How many rows the run directory holds (from the Parquet footers)."""
+    return sum(pq.read_metadata(p).num_rows for p in event_files(out_dir))
+
+
+def merge_parts(out_dir: Path, pending: list[Row] | None = None) -> int:
+    """Merge ``events/part-*.parquet`` (and ``pending`` rows never written) into
+    ``events.parquet``; returns its row count.
+
+    The parts are deleted only after the merged file is safely on disk: if the
+    merge fails (``OSError``), every part is still there.
+    """
+    parts_dir = out_dir / "events"
+    parts = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.is_dir() else []
+    target = out_dir / "events.parquet"
+    tables = [pq.read_table(p) for p in parts]
+    if target.is_file():
+        tables.insert(0, pq.read_table(target))
+    if pending:
+        tables.append(rows_to_table(pending))
+    table = pa.concat_tables(tables) if tables else rows_to_table([])
+    if not table.schema.equals(SCHEMA):
+        table = table.cast(SCHEMA)
+    write_table_atomic(table.sort_by("ts"), target)
+    for p in parts:
+        p.unlink()
+    if parts_dir.is_dir() and not any(parts_dir.iterdir()):
+        parts_dir.rmdir()
+    return int(table.num_rows)
 
 
 def git_revision(start: Path) -> str | None:
@@ -54,13 +227,17 @@ def versions() -> dict[str, str]:
     return out
 
 
-def summarize_rows(events_path: Path) -> dict[str, Any]:
-    """Exact percentiles per request name, failure kinds and close codes, from the raw rows."""
-    import numpy as np
-    import pyarrow.parquet as pq
+def summarize_rows(out_dir: Path) -> dict[str, Any]:
+    """Exact percentiles per request name, failure kinds and close codes, from the raw rows.
 
-    table = pq.read_table(events_path, columns=["name", "ms", "ok", "failure_kind", "close_code"])
-    df = table.to_pandas()
+    Reads ``events.parquet``, or the parts when the merge could not be written.
+    """
+    import numpy as np
+
+    columns = ["name", "ms", "ok", "failure_kind", "close_code"]
+    tables = [pq.read_table(p, columns=columns) for p in event_files(out_dir)]
+    empty = rows_to_table([]).select(columns)
+    df = (pa.concat_tables(tables) if tables else empty).to_pandas()
     names: dict[str, Any] = {}
     for name, group in df.groupby("name", sort=False):
         ok = group.loc[group["ok"], "ms"].to_numpy()

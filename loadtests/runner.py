@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,25 +31,31 @@ import httpx
 import locust  # noqa: F401, I001
 from locust.env import Environment
 from locust.html import get_html_report
-from locust.runners import STATE_STOPPED, MasterRunner
+from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter, stats_history
 
 from loadtests.config import ENV_VAR, LoadConfig, OneLineParser, UsageError, parse_duration
 from loadtests.embedded import BackendError, EmbeddedBackend
 from loadtests.locustfile import attach
-from loadtests.recorder import Recorder, merge_parts
+from loadtests.recorder import Recorder
 from loadtests.results import (
     SCHEMA_VERSION,
+    ResultsWriteError,
     format_summary,
     git_revision,
+    merge_parts,
+    rows_on_disk,
     summarize_rows,
     versions,
     write_json_atomic,
+    write_text_atomic,
 )
 from loadtests.shapes import SHAPES, ShapeSpec, make_shape
 from loadtests.users import GoldenPathUser, read_identities, set_config
 
 PROG = "goldenpath run"
+# A part that cannot be written is retried every second; after this long the run stops.
+WRITE_FAILURE_LIMIT_S = 5.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,6 +214,34 @@ def _start_workers(n: int, port: int, log: Path) -> list[subprocess.Popen[bytes]
     return procs
 
 
+def _await_last_reports(
+    runner: MasterRunner, recorder: Recorder, lost: set[str], timeout_s: float = 10.0
+) -> None:
+    """Wait until each live worker has sent a report after it stopped: it carries its last rows.
+
+    A stopping worker kills its users, sends ``client_stopped``, then ``client_ready``
+    (state INIT). Its messages arrive in order, so a report that arrives after the master
+    has seen it INIT again left after its users stopped. Workers report every 3 s, so this
+    takes at most about that; a worker that went missing sends nothing more.
+    """
+    seen_at: dict[str, int] = {}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        waiting = False
+        for client_id in set(recorder.reports) | set(runner.clients):
+            node = runner.clients.get(client_id)
+            if client_id in lost or (node is not None and node.state == STATE_MISSING):
+                continue
+            if node is None or node.state != STATE_INIT:
+                waiting = True  # between client_stopped and client_ready, or still stopping
+                continue
+            seen_at.setdefault(client_id, recorder.reports[client_id])
+            waiting |= recorder.reports[client_id] <= seen_at[client_id]
+        if not waiting:
+            return
+        gevent.sleep(0.1)
+
+
 def _stop_processes(procs: Sequence[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -226,8 +260,10 @@ def _drive(
     target: str,
     out_dir: Path,
     backend: EmbeddedBackend | None,
+    on_workers: Callable[[list[int]], None] | None = None,
 ) -> tuple[str, str | None, Recorder]:
-    """Run Locust until the shape ends, the backend dies or the hard deadline passes."""
+    """Run Locust until the shape ends, the backend dies, results cannot be written or the
+    hard deadline passes. ``on_workers`` gets the worker processes' PIDs once they started."""
     args = plan.args
     spec = ShapeSpec(users=args.users, spawn_rate=plan.spawn_rate, duration_s=plan.duration_s)
     env = Environment(
@@ -246,7 +282,10 @@ def _drive(
     background = [gevent.spawn(stats_history, runner), gevent.spawn(csv_writer.stats_writer)]
     progress = Progress(recorder, plan.duration_s, quiet=args.quiet)
     end_reason, detail = "completed", None
+    lost: set[str] = set()
     try:
+        if workers and on_workers is not None:
+            on_workers([w.pid for w in workers])
         if workers:
             deadline = time.monotonic() + 60
             while len(runner.clients.ready) < args.processes:
@@ -261,7 +300,6 @@ def _drive(
         # The shape stops the run at duration_s; this bound stops it whatever happens.
         hard_deadline = started + plan.duration_s + max(30.0, 2 * plan.response_timeout_s)
         health_failures, next_health = 0, started + 1
-        lost_workers = 0
         while True:
             gevent.sleep(0.25)
             now = time.monotonic()
@@ -284,12 +322,24 @@ def _drive(
                     end_reason, detail = "backend_died", "GET /health failed 5 times in a row"
                     break
             if isinstance(runner, MasterRunner):
-                missing = len(runner.clients.missing)
-                if missing > lost_workers:
-                    lost_workers = missing
+                missing = {c.id for c in runner.clients.missing} - lost
+                if missing:
+                    # The others run on to the end; the lost workers' users are not replaced.
+                    lost |= missing
                     end_reason = "worker_lost"
-                    detail = f"{missing} of {args.processes} Locust workers stopped reporting"
-                if missing >= args.processes:
+                    detail = (
+                        f"{len(lost)} of {args.processes} Locust workers stopped reporting "
+                        f"mid-run; the others ran on"
+                    )
+                if len(lost) >= args.processes:
+                    break
+            parts = recorder.parts
+            if parts is not None and parts.failing_since is not None:
+                if now - parts.failing_since >= WRITE_FAILURE_LIMIT_S:
+                    end_reason = "write_failed"
+                    detail = (
+                        f"{parts.error}; retried for {WRITE_FAILURE_LIMIT_S:.0f} s, run stopped"
+                    )
                     break
             if now > hard_deadline:
                 end_reason, detail = "error", "the run did not stop by itself; stopped at the bound"
@@ -300,21 +350,17 @@ def _drive(
     finally:
         runner.stop()
         if isinstance(runner, MasterRunner):
-            # Let the workers' last reports (with their last rows) arrive.
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and any(
-                c.state != STATE_STOPPED for c in runner.clients.values() if c.state != "missing"
-            ):
-                gevent.sleep(0.1)
-            gevent.sleep(0.5)
+            _await_last_reports(runner, recorder, lost)
         runner.quit()
+        # One more pass of Locust's CSV writer (every 1 s), so its files include the last reports.
+        gevent.sleep(1.1)
         for g in background:
             g.kill()
         with contextlib.suppress(Exception):
             csv_writer.close_files()
         with contextlib.suppress(Exception):
             html = get_html_report(env, show_download_link=False)
-            (out_dir / "locust_report.html").write_text(html)
+            write_text_atomic(out_dir / "locust_report.html", html)
         _stop_processes(workers)
     return end_reason, detail, recorder
 
@@ -402,7 +448,12 @@ def run_once(
         )
         os.environ[ENV_VAR] = cfg.to_env()  # for worker processes
         set_config(cfg)
-        end_reason, detail, recorder = _drive(plan, cfg, target, out_dir, backend)
+
+        def note_workers(pids: list[int]) -> None:
+            meta["worker_pids"] = pids
+            write_json_atomic(out_dir / "meta.json", meta)
+
+        end_reason, detail, recorder = _drive(plan, cfg, target, out_dir, backend, note_workers)
         meta["end_reason"], meta["end_detail"] = end_reason, detail
         if end_reason != "backend_died":
             _scrape(target, out_dir / "factory_metrics_after.json")
@@ -410,16 +461,31 @@ def run_once(
         meta["end_reason"], meta["end_detail"] = "interrupted", "interrupted by the user"
     except BackendError as exc:
         meta["end_reason"], meta["end_detail"] = "error", str(exc).splitlines()[0][:300]
+    except ResultsWriteError as exc:
+        meta["end_reason"], meta["end_detail"] = "write_failed", str(exc)
     finally:
-        rows = recorder.finalize() if recorder is not None else merge_parts(out_dir)
+        try:
+            rows = recorder.finalize() if recorder is not None else merge_parts(out_dir)
+        except ResultsWriteError as exc:
+            # The parts are still there (merge_parts deletes them only after success).
+            rows = rows_on_disk(out_dir)
+            unwritten = len(recorder.parts.pending) if recorder and recorder.parts else 0
+            meta["end_reason"] = "write_failed"
+            meta["end_detail"] = (
+                f"{exc}; {rows} rows kept in events/part-*.parquet, {unwritten} not written"
+            )
         if backend is not None:
             backend.cleanup()
         meta["ended_at"] = dt.datetime.now(dt.UTC).isoformat()
         meta["events_rows"] = rows
         meta["elapsed_s"] = round(time.monotonic() - t0, 3)
-        write_json_atomic(out_dir / "meta.json", meta)
+        try:
+            write_json_atomic(out_dir / "meta.json", meta)
+        except ResultsWriteError as exc:
+            meta["end_reason"] = "write_failed"
+            meta["end_detail"] = f"{exc}; the meta.json on disk is an earlier one"
     meta["out_dir"] = str(out_dir)
-    return meta, summarize_rows(out_dir / "events.parquet")
+    return meta, summarize_rows(out_dir)
 
 
 def _default_out(tag: str) -> Path:
@@ -456,7 +522,8 @@ def _side_by_side(results: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``goldenpath run ...``; exit 0 when every run completed, 1 otherwise, 2 on bad input."""
+    """``goldenpath run ...``; exit 0 when every run completed, 1 otherwise (a lost worker,
+    a dead backend, a failed write), 2 on bad input."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         plan = make_plan(args)
@@ -477,8 +544,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = args.out or _default_out(args.factory or "run")
         meta, summary = run_once(plan, args.factory, out)
         print("\n".join(format_summary(meta.get("factory_mode") or "run", summary, meta)))
+        if meta["end_reason"] == "write_failed":
+            print(f"{PROG}: error: {meta['end_detail']}", file=sys.stderr)
+            return 1
         if meta["end_reason"] != "completed":
-            print(f"{PROG}: run ended early: {meta['end_detail']}", file=sys.stderr)
+            reason, detail = meta["end_reason"], meta["end_detail"]
+            print(f"{PROG}: the run did not complete cleanly ({reason}): {detail}", file=sys.stderr)
             return 1
         return 0
     except UsageError as exc:
@@ -486,4 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BackendError as exc:
         print(f"{PROG}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    except ResultsWriteError as exc:  # before the run started: nothing was recorded
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
