@@ -178,6 +178,18 @@ def runs_table(sides: Sequence[tuple[str, Summary]]) -> Table:
     return head, body
 
 
+def unfinished_runs(sides: Sequence[tuple[str, Summary]]) -> list[str]:
+    """One warning per run whose ``end_reason`` is not ``completed``: its figures are partial."""
+    lines = []
+    for label, s in sides:
+        for meta, run in zip(s.meta, s.warmup, strict=True):
+            reason = meta.get("end_reason", "completed")
+            if reason != "completed":
+                detail = f": {meta['end_detail']}" if meta.get("end_detail") else ""
+                lines.append(f"{label} run {run} did not complete ({reason}{detail})")
+    return lines
+
+
 def as_frame(table: Table) -> pd.DataFrame:
     """A rendered table as a DataFrame (for notebooks)."""
     head, body = table
@@ -280,6 +292,8 @@ def render_markdown(result: Comparison | Summary, *, html_name: str | None = Non
         out.append("")
         out.append(f"**{c.headline}**")
         out.append("")
+        warn = unfinished_runs([("baseline", c.baseline), ("candidate", c.candidate)])
+        out += [f"> ⚠️ {w}" for w in warn] + ([""] if warn else [])
         out.append(f"- baseline {_describe(c.baseline)}")
         out.append(f"- candidate {_describe(c.candidate)}")
         out.append("")
@@ -306,6 +320,8 @@ def render_markdown(result: Comparison | Summary, *, html_name: str | None = Non
             f"{CLOSE_1011} closes, {s.dropped_iterations:,} dropped iterations**"
         )
         out.append("")
+        warn = unfinished_runs([(s.label, s)])
+        out += [f"> ⚠️ {w}" for w in warn] + ([""] if warn else [])
         out.append(f"- {_describe(s)}")
         out.append("")
         out.append(md_table(summary_table(s)))
@@ -328,6 +344,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:.85em}
 th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left}
 th{background:#f3f3f3} img{max-width:100%;display:block;margin:1em 0}
 .headline{font-size:1.15em;font-weight:600} details{margin:1em 0}
+.warn{color:#9a3412;font-weight:600}
 """
 
 
@@ -345,6 +362,8 @@ def render_html(
         sides += [(f"candidate {c.candidate.label}", c.candidate)]
         parts.append(f"<h1>{html.escape(title)}</h1>")
         parts.append(f'<p class="headline">{html.escape(c.headline)}</p>')
+        warn = unfinished_runs([("baseline", c.baseline), ("candidate", c.candidate)])
+        parts += [f'<p class="warn">⚠️ {html.escape(w)}</p>' for w in warn]
         parts.append("<ul>")
         parts.append(f"<li>baseline {html.escape(_describe(c.baseline))}</li>")
         parts.append(f"<li>candidate {html.escape(_describe(c.candidate))}</li></ul>")
@@ -360,6 +379,9 @@ def render_html(
         sides = [(s.label, s)]
         parts.append(f"<h1>{html.escape(title)}</h1>")
         parts.append(f"<p>{html.escape(_describe(s))}</p>")
+        parts += [
+            f'<p class="warn">⚠️ {html.escape(w)}</p>' for w in unfinished_runs([(s.label, s)])
+        ]
         parts.append(html_table(summary_table(s)))
         tables = [("Failures by kind, close codes", failures_table(sides))]
         tables.append(("Runs", runs_table(sides)))

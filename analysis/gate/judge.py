@@ -38,11 +38,23 @@ from analysis.errors import CorruptFileError
 from analysis.load import RunGroup
 from analysis.summarize import CLOSE_1011, Summary, qlabel, samples_for_bounded_ci, summarize
 
-from .slo import COUNT, LATENCY, RATE, Objective, Slo
+from .slo import COUNT, LATENCY, RATE, Criterion, Objective, Slo
 
 PASS, WARN, FAIL, INCONC, SKIP = "pass", "warning", "fail", "inconclusive", "skipped"
 EXIT_CODES = {PASS: 0, WARN: 0, FAIL: 1, INCONC: 3}
 _SCORE = {PASS: 1.0, WARN: 0.5, FAIL: 0.0}
+
+# Always judged, whatever the SLO file says: figures from a run that lost a worker,
+# lost its backend, failed to write its results or was killed are not a measurement
+# of the build, so such a run fails the gate rather than quietly passing it.
+RUNS_COMPLETED = Objective(
+    name="runs-completed",
+    metric="runs_completed",
+    request=None,
+    criterion=Criterion("runs_completed", "==", 1.0, False, "every run completed"),
+    critical=True,
+    description="every judged run ended with end_reason 'completed' (meta.json)",
+)
 
 
 @dataclass
@@ -295,7 +307,7 @@ class Judge:
         return self._comparisons[tolerance]
 
     def run(self) -> Verdict:
-        results = [self.evaluate(o) for o in self.slo.objectives]
+        results = [*(self.evaluate(o) for o in self.slo.objectives), self._runs_completed()]
         verdict, score = decide(results, self.slo.min_score, strict=self.strict)
         undecided = any(r.outcome == INCONC for r in results)
         return Verdict(
@@ -308,6 +320,21 @@ class Judge:
             baseline=[str(r.path) for r in self.baseline.runs] if self.baseline else None,
             strict=self.strict,
         )
+
+    def _runs_completed(self) -> ObjectiveResult:
+        groups = [("candidate", self.candidate), ("baseline", self.baseline)]
+        unfinished = [
+            f"{side} {run.label}: {run.meta.get('end_reason')}"
+            + (f" ({run.meta['end_detail']})" if run.meta.get("end_detail") else "")
+            for side, group in groups
+            if group is not None
+            for run in group.runs
+            # A run without an end_reason predates the field: judged on its figures.
+            if run.meta.get("end_reason", "completed") != "completed"
+        ]
+        if unfinished:
+            return ObjectiveResult(RUNS_COMPLETED, FAIL, 0.0, detail="; ".join(unfinished))
+        return ObjectiveResult(RUNS_COMPLETED, PASS, 1.0)
 
     def evaluate(self, o: Objective) -> ObjectiveResult:
         try:

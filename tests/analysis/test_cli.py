@@ -136,3 +136,17 @@ def test_usage_errors() -> None:
         "goldenpath report: error: unrecognized arguments: --no-such-flag"
     ]
     assert report_main(["--candidate", "x", "--warmup", "soon"]) == 2
+
+
+def test_an_unfinished_run_is_flagged_under_the_headline(tmp_path: Path, make_run: MakeRun) -> None:
+    from analysis.load import load_group
+    from analysis.report import render_markdown
+    from analysis.summarize import summarize
+
+    run = make_run("killed", seed=3)
+    meta = json.loads((run / "meta.json").read_text())
+    meta.update(end_reason="running", end_detail=None)  # the harness was killed mid-run
+    (run / "meta.json").write_text(json.dumps(meta))
+    md = render_markdown(summarize(load_group(run)))
+    lines = md.splitlines()
+    assert "> ⚠️ killed run killed did not complete (running)" in lines[:6], md

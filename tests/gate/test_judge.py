@@ -118,6 +118,19 @@ def test_same_build_passes(make_run: MakeRun) -> None:
     assert verdict.verdict == PASS and verdict.exit_code == 0
 
 
+def test_a_run_that_did_not_complete_fails_the_gate(make_run: MakeRun) -> None:
+    """Same figures as a passing pair, but the candidate lost a Locust worker mid-run."""
+    base, cand = make_run("b", seed=1), make_run("g", seed=2)
+    meta = json.loads((cand / "meta.json").read_text())
+    meta.update(end_reason="worker_lost", end_detail="1 of 2 Locust workers stopped reporting")
+    (cand / "meta.json").write_text(json.dumps(meta))
+    verdict = judge(parse_slo(RELATIVE), load_group(cand), load_group(base))
+    assert outcomes(verdict)["golden-path-p95-vs-baseline"] == PASS
+    result = next(r for r in verdict.results if r.objective.name == "runs-completed")
+    assert result.outcome == FAIL and "g: worker_lost (1 of 2 Locust workers" in result.detail
+    assert verdict.verdict == FAIL and verdict.exit_code == 1
+
+
 def test_tiny_significant_shift_does_not_fail(make_run: MakeRun) -> None:
     """+2% on 4,000 samples per side is significant, but below the 10% tolerance: pass."""
     slo = parse_slo(RELATIVE)
