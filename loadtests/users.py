@@ -85,13 +85,25 @@ class GoldenPathUser(FastHttpUser):
             self.username = f"{self.cfg.user_prefix}{index % self.cfg.pool_size}"
             self.password = self.cfg.password
         self.token: str | None = None
+        self.login_failure = "auth_failed"
         self.user_id = ""
         self.ws: WsConnection | None = None
         self.schedule = getattr(self.environment, "goldenpath_schedule", None)
+        self.backoff_s = 0.0
 
     def wait_time(self) -> float:
-        """Think time between iterations (0: back to back, the closed model's default)."""
-        return self.cfg.think_time_s
+        """Think time between iterations (0: back to back, the closed model's default).
+
+        After a failure to reach the server at all (refused or reset), a closed-model
+        user backs off, 50 ms doubling up to 2 s, so an outage is not hammered by
+        thousands of failed logins a second while the backend restarts.
+        """
+        return max(self.cfg.think_time_s, self.backoff_s)
+
+    def _unreachable(self, failed: bool) -> None:
+        if self.schedule is not None:  # the open model keeps its schedule (drops are counted)
+            return
+        self.backoff_s = min(2.0, max(0.05, 2 * self.backoff_s)) if failed else 0.0
 
     def _global_index(self) -> int:
         # Distinct across processes: worker k of n takes k, k+n, k+2n, ...
@@ -131,13 +143,19 @@ class GoldenPathUser(FastHttpUser):
             context={"user": self.username},
             catch_response=True,
         ) as resp:
+            if resp.status_code == 0:  # no HTTP answer: refused, reset or timed out
+                self.login_failure = "connect_failed"
+                resp.failure(f"connect_failed: {type(resp.error).__name__}: {resp.error}")
+                return False
             if resp.status_code != 200:
+                self.login_failure = "auth_failed"
                 resp.failure(f"auth_failed: HTTP {resp.status_code}")
                 return False
             try:
                 self.token = str(resp.json()["access_token"])
                 self.user_id = token_subject(self.token)
             except (ValueError, KeyError, TypeError, IndexError):
+                self.login_failure = "auth_failed"
                 resp.failure("auth_failed: no access_token in the login response")
                 return False
         return True
@@ -209,11 +227,15 @@ class GoldenPathUser(FastHttpUser):
         started = time.time()
         t0 = time.perf_counter()
         if (per_iteration or self.token is None) and not self._login():
-            self._end_iteration(intended, started, t0, GoldenPathFailure("auth_failed"), None)
+            failure = GoldenPathFailure(self.login_failure)
+            self._unreachable(failure.kind == "connect_failed")
+            self._end_iteration(intended, started, t0, failure, None)
             return
         if (per_iteration or self.ws is None) and not self._connect():
+            self._unreachable(True)
             self._end_iteration(intended, started, t0, GoldenPathFailure("connect_failed"), None)
             return
+        self._unreachable(False)
         assert self.ws is not None
         try:
             check, sent_at, ttfe, response_ms = self._exchange(self.ws)
