@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import Iterator
 
@@ -14,7 +13,7 @@ from websockets.asyncio.client import connect
 
 from loadtests.embedded import EmbeddedBackend
 from tests.conftest import PASSWORD
-from tests.utils.golden import GOLDEN, golden_path, jwt_subprotocols, login, ws_url
+from tests.utils.golden import GOLDEN, golden_path, jwt_subprotocols, login, metric, ws_url
 
 INFLIGHT = 2
 
@@ -32,12 +31,6 @@ def flood_backend() -> Iterator[EmbeddedBackend]:
         yield backend
 
 
-def _metric(backend: EmbeddedBackend, name: str) -> float:
-    text = httpx.get(f"{backend.url}/metrics").text
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-    return float(match.group(1)) if match else 0.0
-
-
 async def _token(backend: EmbeddedBackend, username: str) -> str:
     async with httpx.AsyncClient(base_url=backend.url) as http:
         return await login(http, username, PASSWORD)
@@ -48,7 +41,7 @@ def test_a_burst_runs_at_most_n_at_a_time_and_every_message_is_answered(
 ) -> None:
     """40 messages sent at once: all 40 answered, in order, never more than 2 in flight."""
     backend = flood_backend
-    before = _metric(backend, "goldenpath_ws_backpressure_total")
+    before = metric(backend.url, "goldenpath_ws_backpressure_total")
 
     async def flood() -> tuple[int, int, list[str]]:
         token = await _token(backend, "load0")
@@ -84,7 +77,7 @@ def test_a_burst_runs_at_most_n_at_a_time_and_every_message_is_answered(
     assert errors == []  # no engine_limit refusals: the socket waited instead
     assert peak == INFLIGHT
     assert other == GOLDEN
-    assert _metric(backend, "goldenpath_ws_backpressure_total") > before
+    assert metric(backend.url, "goldenpath_ws_backpressure_total") > before
 
 
 def test_a_client_that_never_waits_is_held_back_by_tcp_not_buffered_by_the_server() -> None:

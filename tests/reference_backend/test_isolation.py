@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 import uuid
 from typing import Any
@@ -17,13 +16,7 @@ from reference_backend.config import Settings
 from reference_backend.events import agent_event
 from reference_backend.main import create_app
 from tests.conftest import PASSWORD
-from tests.utils.golden import CANARY, jwt_subprotocols, login, token_subject, ws_url
-
-
-def _metric(backend: EmbeddedBackend, name: str) -> float:
-    text = httpx.get(f"{backend.url}/metrics").text
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-    return float(match.group(1)) if match else 0.0
+from tests.utils.golden import CANARY, jwt_subprotocols, login, metric, token_subject, ws_url
 
 
 async def _drain(ws: ClientConnection, seen: list[dict[str, Any]], stop: asyncio.Event) -> None:
@@ -43,7 +36,7 @@ def test_reconnect_churn_and_second_sockets_never_cross_users(
 ) -> None:
     """Alice reconnects 40 times, leaving runs behind, while Bob reads on two sockets."""
     backend = canonical_backend
-    refused_before = _metric(backend, "goldenpath_cross_user_events_refused_total")
+    refused_before = metric(backend.url, "goldenpath_cross_user_events_refused_total")
 
     async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[str], set[str]]:
         async with httpx.AsyncClient(base_url=backend.url) as http:
@@ -103,7 +96,7 @@ def test_reconnect_churn_and_second_sockets_never_cross_users(
     assert set(CANARY.findall(alice_text)) <= alice_canaries
     assert set(CANARY.findall(alice_text))  # some of them did arrive there
     # Nothing was even attempted across users: the bridge's guard never fired.
-    assert _metric(backend, "goldenpath_cross_user_events_refused_total") == refused_before
+    assert metric(backend.url, "goldenpath_cross_user_events_refused_total") == refused_before
     metrics = httpx.get(f"{backend.url}/api/factory/metrics").json()
     assert metrics["total_engines_created"] == metrics["total_engines_cleaned"]
 

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import socket
 import time
 import uuid
@@ -25,7 +24,7 @@ from loadtests.embedded import EmbeddedBackend
 from reference_backend.config import DEV_SECRET, Settings
 from reference_backend.ratelimit import LoginLimiter, SlidingWindowCounter
 from tests.conftest import PASSWORD
-from tests.utils.golden import GOLDEN, golden_path, jwt_subprotocols, ws_url
+from tests.utils.golden import GOLDEN, golden_path, jwt_subprotocols, metric, ws_url
 
 # A throwaway RSA public key: what an attacker would pass off as an HMAC secret.
 RSA_PUBLIC_PEM = """-----BEGIN PUBLIC KEY-----
@@ -64,14 +63,6 @@ def _post_login(backend: EmbeddedBackend, username: str, password: str) -> httpx
     )
 
 
-def _metric(backend: EmbeddedBackend, name: str, **labels: str) -> float:
-    text = httpx.get(f"{backend.url}/metrics").text
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    pattern = rf"^{re.escape(name)}{re.escape('{' + wanted + '}') if labels else ''} (\S+)$"
-    match = re.search(pattern, text, re.MULTILINE)
-    return float(match.group(1)) if match else 0.0
-
-
 # -- 1. login attempt limits ------------------------------------------------------------
 
 
@@ -106,7 +97,7 @@ def test_tracked_keys_are_bounded() -> None:
 def test_failed_logins_per_user_get_429_before_the_password_is_checked(
     hardened_backend: EmbeddedBackend,
 ) -> None:
-    before = _metric(hardened_backend, "goldenpath_logins_total", outcome="failed")
+    before = metric(hardened_backend.url, "goldenpath_logins_total", outcome="failed")
     assert [_post_login(hardened_backend, "load0", "nope").status_code for _ in range(3)] == [
         401
     ] * 3
@@ -116,8 +107,8 @@ def test_failed_logins_per_user_get_429_before_the_password_is_checked(
     assert "password" not in limited.text
     # The right password is refused too: the limit is checked before hashing.
     assert _post_login(hardened_backend, "load0", PASSWORD).status_code == 429
-    assert _metric(hardened_backend, "goldenpath_logins_total", outcome="failed") == before + 3
-    assert _metric(hardened_backend, "goldenpath_logins_total", outcome="rate_limited") >= 2
+    assert metric(hardened_backend.url, "goldenpath_logins_total", outcome="failed") == before + 3
+    assert metric(hardened_backend.url, "goldenpath_logins_total", outcome="rate_limited") >= 2
     # Other users, from the same address, are not affected.
     assert _post_login(hardened_backend, "load1", PASSWORD).status_code == 200
     # Unknown usernames are limited the same way (no enumeration through the limiter).
@@ -284,8 +275,8 @@ def test_frames_with_forged_run_or_thread_ids_are_refused(
     token = _post_login(canonical_backend, "load10", PASSWORD).json()["access_token"]
     base = canonical_backend.url
     created_before = httpx.get(f"{base}/api/factory/metrics").json()["total_engines_created"]
-    rejected_before = _metric(
-        canonical_backend, "goldenpath_ws_frames_rejected_total", reason="forged_id"
+    rejected_before = metric(
+        canonical_backend.url, "goldenpath_ws_frames_rejected_total", reason="forged_id"
     )
     forged_run = f"run-{uuid.uuid4().hex}"
 
@@ -309,7 +300,7 @@ def test_frames_with_forged_run_or_thread_ids_are_refused(
     assert [e["type"] for e in events] == GOLDEN
     assert {e["run_id"] for e in events} != {forged_run}
     assert (
-        _metric(canonical_backend, "goldenpath_ws_frames_rejected_total", reason="forged_id")
+        metric(canonical_backend.url, "goldenpath_ws_frames_rejected_total", reason="forged_id")
         == rejected_before + 3
     )
 
@@ -348,7 +339,7 @@ def test_a_client_that_stops_reading_is_dropped_and_others_are_unaffected(
 ) -> None:
     backend = hardened_backend
     token = _post_login(backend, "load5", PASSWORD).json()["access_token"]
-    before = _metric(backend, "goldenpath_ws_send_timeouts_total")
+    before = metric(backend.url, "goldenpath_ws_send_timeouts_total")
     parts = urlsplit(backend.url)
 
     async def go() -> None:
@@ -369,7 +360,7 @@ def test_a_client_that_stops_reading_is_dropped_and_others_are_unaffected(
         try:
             big = "x" * 60_000  # each reply quotes it: ~60 KB per run
             deadline = time.monotonic() + 15
-            while _metric(backend, "goldenpath_ws_send_timeouts_total") <= before:
+            while metric(backend.url, "goldenpath_ws_send_timeouts_total") <= before:
                 assert time.monotonic() < deadline, "the slow reader was never dropped"
                 for _ in range(20):
                     await ws.send(json.dumps({"type": "user_message", "message": big}))
@@ -381,7 +372,7 @@ def test_a_client_that_stops_reading_is_dropped_and_others_are_unaffected(
             ws.transport.abort()
 
     asyncio.run(go())
-    assert _metric(backend, "goldenpath_ws_closes_total", code="1008") >= 1
+    assert metric(backend.url, "goldenpath_ws_closes_total", code="1008") >= 1
     deadline = time.monotonic() + 5
     while httpx.get(f"{backend.url}/api/factory/metrics").json()["websocket_connections"]:
         assert time.monotonic() < deadline, "the slow socket is still registered"

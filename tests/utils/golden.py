@@ -21,6 +21,15 @@ GOLDEN = ["agent_started", "agent_thinking", "tool_executing", "tool_completed",
 CANARY = re.compile(r"CANARY-[A-Za-z0-9-]+")
 
 
+def metric(base: str, name: str, **labels: str) -> float:
+    """One sample of the backend's Prometheus ``/metrics`` (0 when absent)."""
+    text = httpx.get(f"{base}/metrics").text
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = rf"^{re.escape(name)}{re.escape('{' + wanted + '}') if labels else ''} (\S+)$"
+    match = re.search(pattern, text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
 async def login(http: httpx.AsyncClient, username: str, password: str) -> str:
     resp = await http.post("/api/auth/login", json={"username": username, "password": password})
     resp.raise_for_status()
