@@ -49,10 +49,10 @@ def smoke(host: str, username: str, password: str, timeout_s: float) -> tuple[bo
         return False, lines
     step("ws_connect", True, "subprotocols jwt-auth + jwt.<token> accepted")
     check = RunCheck(user_id=str(user_id), canary=new_canary())
-    ws.send_text(json.dumps({"type": "user_message", "message": f"smoke test {check.canary}"}))
     sent = time.perf_counter()
     first: float | None = None
     try:
+        ws.send_text(json.dumps({"type": "user_message", "message": f"smoke test {check.canary}"}))
         while not check.done and time.perf_counter() - sent < timeout_s:
             ws.settimeout(max(0.01, timeout_s - (time.perf_counter() - sent)))
             check.observe(ws.recv_text())

@@ -12,6 +12,8 @@ import ipaddress
 import json
 import socket
 import struct
+from contextlib import suppress
+from typing import Literal
 from urllib.parse import urlsplit
 
 import websocket
@@ -79,22 +81,68 @@ class WsConnection:
         self.close_code: int | None = None
 
     def send_text(self, text: str) -> None:
-        self._ws.send(text)
+        """Send one text frame; raises ClosedByServer if the server had closed the socket."""
+        try:
+            self._ws.send(text)
+        except Exception:
+            # A server that closed the socket (close frame, then FIN) answers our
+            # next bytes with a reset, and the send fails. Its close frame may be
+            # waiting unread: report that code rather than a broken connection.
+            code = self._pending_close()
+            if code is False:
+                raise
+            raise ClosedByServer(code) from None
 
     def settimeout(self, seconds: float) -> None:
         self._ws.settimeout(seconds)
 
     def recv_text(self) -> str:
         while True:
-            opcode, data = self._ws.recv_data(control_frame=True)
+            opcode, data = self._next_frame()
             if opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
                 return data.decode(errors="replace") if isinstance(data, bytes) else str(data)
             if opcode == ABNF.OPCODE_CLOSE:
-                code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
-                self.close_code = code
+                self.close_code = _close_code(data)
                 self._finish()
-                raise ClosedByServer(code)
-            # ping/pong frames are answered by the library; keep reading
+                raise ClosedByServer(self.close_code)
+
+    def _next_frame(self) -> tuple[int, bytes | str]:
+        """The next whole message, or a close frame, as (opcode, payload).
+
+        websocket-client's ``recv_data`` answers a close frame itself before it
+        returns it, and if that answer fails (the server has already reset the
+        connection) the close code it read is lost in the exception. So frames
+        are read here, and the close is answered by ``_finish`` after its code is
+        recorded. Pings are answered; pongs are skipped.
+        """
+        ws = self._ws
+        while True:
+            frame = ws.recv_frame()
+            if frame.opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CONT):
+                ws.cont_frame.validate(frame)
+                ws.cont_frame.add(frame)
+                if ws.cont_frame.is_fire(frame):
+                    opcode, whole = ws.cont_frame.extract(frame)
+                    return opcode, whole.data
+            elif frame.opcode == ABNF.OPCODE_CLOSE:
+                return frame.opcode, frame.data
+            elif frame.opcode == ABNF.OPCODE_PING:
+                with suppress(Exception):  # a dead socket: the next read says how it ended
+                    ws.pong(frame.data)
+
+    def _pending_close(self) -> int | None | Literal[False]:
+        """The code of a close frame already received (None: one without a code);
+        False if none can be read."""
+        try:
+            self._ws.settimeout(1)
+            while True:
+                opcode, data = self._next_frame()
+                if opcode == ABNF.OPCODE_CLOSE:
+                    self.close_code = _close_code(data)
+                    self._ws.shutdown()
+                    return self.close_code
+        except Exception:
+            return False
 
     def _finish(self) -> None:
         # Answer the server's close frame and drop the socket. (websocket-client's
@@ -113,13 +161,16 @@ class WsConnection:
                 self._ws.send_close(websocket.STATUS_NORMAL)
                 self._ws.settimeout(2)
                 while True:
-                    opcode, data = self._ws.recv_data(control_frame=True)
+                    opcode, data = self._next_frame()
                     if opcode == ABNF.OPCODE_CLOSE:
-                        self.close_code = (
-                            struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
-                        )
+                        self.close_code = _close_code(data)
                         break
             except Exception:  # noqa: S110 - a peer that never answers: code stays None
                 pass
         self._ws.shutdown()
         return self.close_code
+
+
+def _close_code(payload: bytes | str) -> int | None:
+    data = payload.encode() if isinstance(payload, str) else payload
+    return int(struct.unpack("!H", data[:2])[0]) if len(data) >= 2 else None
