@@ -13,7 +13,6 @@ import json
 import socket
 import struct
 from contextlib import suppress
-from typing import Literal
 from urllib.parse import urlsplit
 
 import websocket
@@ -84,13 +83,16 @@ class WsConnection:
         """Send one text frame; raises ClosedByServer if the server had closed the socket."""
         try:
             self._ws.send(text)
-        except Exception:
+        except Exception as failed:
             # A server that closed the socket (close frame, then FIN) answers our
             # next bytes with a reset, and the send fails. Its close frame may be
             # waiting unread: report that code rather than a broken connection.
-            code = self._pending_close()
-            if code is False:
-                raise
+            try:
+                self._ws.settimeout(1)
+                code = self._read_close()
+            except Exception:
+                raise failed from None
+            self._ws.shutdown()
             raise ClosedByServer(code) from None
 
     def settimeout(self, seconds: float) -> None:
@@ -130,19 +132,13 @@ class WsConnection:
                 with suppress(Exception):  # a dead socket: the next read says how it ended
                     ws.pong(frame.data)
 
-    def _pending_close(self) -> int | None | Literal[False]:
-        """The code of a close frame already received (None: one without a code);
-        False if none can be read."""
-        try:
-            self._ws.settimeout(1)
-            while True:
-                opcode, data = self._next_frame()
-                if opcode == ABNF.OPCODE_CLOSE:
-                    self.close_code = _close_code(data)
-                    self._ws.shutdown()
-                    return self.close_code
-        except Exception:
-            return False
+    def _read_close(self) -> int | None:
+        """Read, dropping messages, up to the server's close frame; record its code."""
+        while True:
+            opcode, data = self._next_frame()
+            if opcode == ABNF.OPCODE_CLOSE:
+                self.close_code = _close_code(data)
+                return self.close_code
 
     def _finish(self) -> None:
         # Answer the server's close frame and drop the socket. (websocket-client's
@@ -160,11 +156,7 @@ class WsConnection:
             try:
                 self._ws.send_close(websocket.STATUS_NORMAL)
                 self._ws.settimeout(2)
-                while True:
-                    opcode, data = self._next_frame()
-                    if opcode == ABNF.OPCODE_CLOSE:
-                        self.close_code = _close_code(data)
-                        break
+                self._read_close()
             except Exception:  # noqa: S110 - a peer that never answers: code stays None
                 pass
         self._ws.shutdown()

@@ -92,6 +92,11 @@ def reset(conn: socket.socket) -> None:
     conn.close()
 
 
+def close_1001_then_reset(conn: socket.socket) -> None:
+    conn.sendall(close_frame(1001))
+    reset(conn)
+
+
 def exchange(ws: WsConnection, text: str) -> int | None:
     """What the golden-path user does: send, read until the server closes; the close code."""
     with pytest.raises(ClosedByServer) as closed:
@@ -104,11 +109,7 @@ def exchange(ws: WsConnection, text: str) -> int | None:
 def test_a_close_frame_followed_by_a_reset_keeps_its_code() -> None:
     # websocket-client answers a close frame before returning it; the answer hits
     # the reset and the code it had read was lost as a ConnectionResetError (1006)
-    def script(conn: socket.socket) -> None:
-        conn.sendall(close_frame(1001))
-        reset(conn)
-
-    with ws_server(script) as (url, done):
+    with ws_server(close_1001_then_reset) as (url, done):
         ws = WsConnection(url, token=TOKEN, timeout_s=5)
         assert done.wait(5)
         with pytest.raises(ClosedByServer) as closed:
@@ -129,11 +130,7 @@ def test_a_message_sent_after_the_servers_close_still_reads_its_code() -> None:
 
 
 def test_a_send_that_fails_reports_the_close_frame_waiting_unread() -> None:
-    def script(conn: socket.socket) -> None:
-        conn.sendall(close_frame(1001))
-        reset(conn)
-
-    with ws_server(script) as (url, done):
+    with ws_server(close_1001_then_reset) as (url, done):
         ws = WsConnection(url, token=TOKEN, timeout_s=5)
         assert done.wait(5)
         with pytest.raises(ClosedByServer) as closed:
