@@ -5,7 +5,7 @@ the tests apply exactly the same rules.
 
 Failure kinds (``RunCheck.failure_kind``), in order of precedence::
 
-    isolation_violation  a frame carried another user's id or another message's canary
+    isolation_violation  a frame carried another user's id, or a canary this user never sent
     ws_close_1011        the server closed the socket with 1011 before the reply
     ws_close_other       the server closed it with any other code before the reply
     protocol_error       an ``error`` event or an unparseable frame
@@ -74,12 +74,21 @@ class RunCheck:
     close_code: int | None = None
     timed_out: bool = False
     reply: str | None = None
+    # This user's earlier runs that never completed here (timed out, or their socket
+    # closed): their canaries and the run ids seen of them. Runs outlive their
+    # socket: the backend delivers their late events to the same user's next
+    # socket. Those are the user's own, not a leak, and not part of this run.
+    earlier: frozenset[str] = frozenset()
+    earlier_runs: set[str] = field(default_factory=set)  # grows as their canaries show up
+    stale: int = 0  # events of the earlier runs, set aside
 
     def observe(self, raw: str | bytes) -> dict[str, Any] | None:
         """Check one frame; returns the parsed event (None if it was not JSON)."""
         text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         # Isolation first, on the raw text: a foreign canary anywhere counts.
-        self.foreign.extend(c for c in _CANARY.findall(text) if c != self.canary)
+        found = _CANARY.findall(text)
+        self.foreign.extend(c for c in found if c != self.canary and c not in self.earlier)
+        quotes_earlier = any(c in self.earlier for c in found)
         try:
             event = json.loads(text)
         except ValueError:
@@ -92,6 +101,12 @@ class RunCheck:
         owner = event.get("user_id")
         if owner is not None and owner != self.user_id:
             self.foreign.append(f"user_id={owner}")
+        run = event.get("run_id")
+        if run and quotes_earlier:
+            self.earlier_runs.add(str(run))
+        if run and str(run) in self.earlier_runs:
+            self.stale += 1
+            return event
         if kind == "error":
             self.errors.append(str((event.get("data") or {}).get("code", "error")))
             return event

@@ -14,6 +14,7 @@ import csv
 import itertools
 import json
 import time
+from collections import deque
 from typing import Any
 
 from locust import task
@@ -90,6 +91,9 @@ class GoldenPathUser(FastHttpUser):
         self.ws: WsConnection | None = None
         self.schedule = getattr(self.environment, "goldenpath_schedule", None)
         self.backoff_s = 0.0
+        # this user's last runs that did not complete: their late events may still come
+        self.unfinished: deque[str] = deque(maxlen=64)  # their canaries
+        self.unfinished_runs: deque[str] = deque(maxlen=64)  # their run ids, once seen
 
     def wait_time(self) -> float:
         """Think time between iterations (0: back to back, the closed model's default).
@@ -181,7 +185,12 @@ class GoldenPathUser(FastHttpUser):
 
     def _exchange(self, ws: WsConnection) -> tuple[RunCheck, float, float | None, float]:
         """Send one message and read its run: (check, send wall time, ttfe ms, response ms)."""
-        check = RunCheck(user_id=self.user_id, canary=new_canary())
+        check = RunCheck(
+            user_id=self.user_id,
+            canary=new_canary(),
+            earlier=frozenset(self.unfinished),
+            earlier_runs=set(self.unfinished_runs),
+        )
         frame = json.dumps(
             {
                 "type": "user_message",
@@ -202,9 +211,11 @@ class GoldenPathUser(FastHttpUser):
                     break
                 ws.settimeout(left)
                 raw = ws.recv_text()
-                if ttfe is None:
-                    ttfe = (time.perf_counter() - t0) * 1000
+                elapsed_ms = (time.perf_counter() - t0) * 1000
+                set_aside = check.stale
                 check.observe(raw)
+                if ttfe is None and check.stale == set_aside:  # not an earlier run's event
+                    ttfe = elapsed_ms
         except ClosedByServer as closed:
             check.close_code = closed.code
         except TimeoutError:
@@ -242,10 +253,15 @@ class GoldenPathUser(FastHttpUser):
         if ttfe is not None:
             self._fire("ttfe", sent_at, ttfe, run_id=run_id)
         failure = check.failure()
+        if not check.completed:
+            self.unfinished.append(check.canary)
+            self.unfinished_runs.extend(check.run_ids)
+        self.unfinished_runs.extend(check.earlier_runs.difference(self.unfinished_runs))
         if check.close_code is not None:
             self.ws = None  # the server ended it; reconnect next time
         close_code = check.close_code
-        if per_iteration and self.ws is not None:
+        # a socket whose read or send timed out may hold half a frame: never reused
+        if (per_iteration or check.timed_out) and self.ws is not None:
             close_code = self.ws.close()
             self.ws = None
             if failure is None and close_code not in (1000, 1001, None):

@@ -16,7 +16,7 @@ from contextlib import suppress
 from urllib.parse import urlsplit
 
 import websocket
-from websocket import ABNF
+from websocket import ABNF, WebSocketTimeoutException
 
 
 def jwt_subprotocols(token: str) -> list[str]:
@@ -59,7 +59,11 @@ class ClosedByServer(Exception):
 
 
 class WsConnection:
-    """One client socket: ``send_text``, ``recv_text`` (raises ClosedByServer), ``close``."""
+    """One client socket: ``send_text``, ``recv_text``, ``close``.
+
+    Both raise ClosedByServer when the server has closed the socket and the
+    builtin TimeoutError when the timeout set by ``settimeout`` passes.
+    """
 
     def __init__(
         self, url: str, *, token: str, timeout_s: float, source_index: int = 0, sources: int = 1
@@ -83,6 +87,8 @@ class WsConnection:
         """Send one text frame; raises ClosedByServer if the server had closed the socket."""
         try:
             self._ws.send(text)
+        except WebSocketTimeoutException as exc:
+            raise TimeoutError(str(exc)) from None
         except Exception as failed:
             # A server that closed the socket (close frame, then FIN) answers our
             # next bytes with a reset, and the send fails. Its close frame may be
@@ -119,7 +125,12 @@ class WsConnection:
         """
         ws = self._ws
         while True:
-            frame = ws.recv_frame()
+            try:
+                frame = ws.recv_frame()
+            except WebSocketTimeoutException as exc:
+                # not a builtin TimeoutError: callers' `except TimeoutError` missed
+                # it and a run that timed out was recorded as a broken socket (1006)
+                raise TimeoutError(str(exc)) from None
             if frame.opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CONT):
                 ws.cont_frame.validate(frame)
                 ws.cont_frame.add(frame)

@@ -169,6 +169,28 @@ def test_open_model_counts_dropped_iterations_and_corrects_latency(tmp_path: Pat
     assert paths["ms"].median() > paths["service_ms"].median()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("connection", ["per-iteration", "persistent"])
+def test_runs_slower_than_the_response_timeout_are_timeouts(
+    tmp_path: Path, connection: str
+) -> None:
+    """A run answered after ``--response-timeout`` is a ``timeout`` with no close code, not a
+    broken socket; and its socket is not reused, so its late events reach no later run."""
+    out = tmp_path / connection
+    done = goldenpath("run", "--users", "2", "--duration", "3s", "--connection", connection,
+                      "--response-timeout", "0.3s", "--backend-setting", "agent_think_ms=800",
+                      "--out", str(out), "--quiet")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    meta, events = load(out)
+    assert meta["end_reason"] == "completed"
+    responses = events[events["name"] == "response"]
+    assert len(responses) >= 4, len(responses)
+    shown = responses[["failure_kind", "detail", "close_code"]]
+    assert (responses["failure_kind"] == "timeout").all(), shown
+    assert responses["close_code"].isna().all(), shown
+    assert responses["detail"].str.contains("of 5 events before the timeout").all(), shown
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -165,3 +165,20 @@ def test_pings_are_answered_and_fragments_joined() -> None:
     assert closed.value.code == 1000
     assert got[0] == (0xA, b"are you there")
     assert got[1] == (0x8, struct.pack("!H", 1000))  # answered once, with 1000
+
+
+def test_a_server_that_says_nothing_is_a_builtin_timeout() -> None:
+    # websocket-client raises its own WebSocketTimeoutException, which the harness's
+    # `except TimeoutError` missed: every timed-out run was recorded as a broken socket
+    answered = threading.Event()
+
+    with ws_server(lambda conn: answered.wait(10)) as (url, _):
+        ws = WsConnection(url, token=TOKEN, timeout_s=5)
+        ws.settimeout(0.2)
+        try:
+            with pytest.raises(TimeoutError):
+                ws.recv_text()
+            assert ws.close_code is None
+        finally:
+            answered.set()
+            ws.close()
