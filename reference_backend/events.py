@@ -33,13 +33,19 @@ def agent_event(
     agent_name: str,
     data: dict[str, Any],
     tool_name: str | None = None,
+    client_msg_id: str | None = None,
 ) -> Event:
-    """One run event; ``seq`` is stamped by the connection that sends it."""
+    """One run event; ``seq`` is stamped by the connection that sends it.
+
+    ``client_msg_id`` echoes the id the client gave its message, in every event of
+    the run, so a client can tell any event of someone else's run from its own.
+    """
     event: Event = {
         "type": kind,
         "user_id": user_id,
         "run_id": run_id,
         "thread_id": thread_id,
+        "client_msg_id": client_msg_id,
         "agent_name": agent_name,
         "seq": None,
         "ts": time.time(),

@@ -52,6 +52,7 @@ class ExecutionEngine:
                 agent_name="supervisor",
                 data=data,
                 tool_name=tool,
+                client_msg_id=client_msg_id,
             )
             await self._bridge.send_to_user(ctx.user_id, event)
 

@@ -50,6 +50,8 @@ def test_golden_path_for_one_user(
     assert {e["user_id"] for e in out.events} == {out.events[0]["user_id"]}
     for e in out.events:
         assert set(e) >= {"type", "user_id", "run_id", "thread_id", "agent_name", "seq", "ts"}
+    # every event echoes the message's client_msg_id: a leak without a canary is detectable
+    assert [e["client_msg_id"] for e in out.events] == [out.canary] * 5, out.events
     assert all("tool_name" in e for e in out.events if e["type"].startswith("tool_"))
     assert 'You said: "What is 2+2?' in out.events[-1]["data"]["result"]
     # The original system's timing contract: first event within 5 s, then 100 ms apart.

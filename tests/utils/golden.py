@@ -42,6 +42,7 @@ class Outcome:
     close_code: int | None = None
     foreign: list[str] = field(default_factory=list)
     timed_out: bool = False
+    canary: str = ""  # the message's canary, also sent as its client_msg_id
 
     @property
     def types(self) -> list[str]:
@@ -83,8 +84,10 @@ async def golden_path(
         token = await login(http, username, password)
     canary = f"CANARY-{uuid.uuid4().hex[:12]}"
     async with connect(ws_url(base), subprotocols=jwt_subprotocols(token)) as ws:  # type: ignore[arg-type]
-        await ws.send(json.dumps({"type": "user_message", "message": f"{message} {canary}"}))
+        frame = {"type": "user_message", "message": f"{message} {canary}", "client_msg_id": canary}
+        await ws.send(json.dumps(frame))
         out = await read_run(ws, user_id=token_subject(token), canary=canary, timeout_s=timeout_s)
+    out.canary = canary
     if out.close_code is None:
         out.close_code = ws.close_code
     return out
@@ -155,3 +158,9 @@ async def concurrent_load(
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return stats
+
+
+def failed_rows(events: Any) -> Any:
+    """Rows of an event log that failed a check: interrupted runs (cut by the end of the
+    load) and dropped iterations are not failures of the backend."""
+    return events[~events["ok"] & ~events["failure_kind"].isin(["interrupted", "dropped"])]

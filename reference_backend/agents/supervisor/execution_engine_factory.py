@@ -201,6 +201,7 @@ class UserExecutionEngine:
                 agent_name=self.agent_name,
                 data=data,
                 tool_name=tool_name,
+                client_msg_id=client_msg_id,
             )
 
         try:
