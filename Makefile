@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CANONICAL := reference_backend.agents.supervisor.execution_engine_factory:ExecutionEngineFactory
 
-.PHONY: setup demo test test-fast bench bench-scale bench-soak baselines audit security lint check clean
+.PHONY: setup demo test test-fast bench bench-scale bench-soak bench-detection baselines audit security lint check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(STAMP)  ## the benchmarks behind the README's performance figures (abou
 
 bench-scale: $(STAMP)  ## 5,000 concurrent WebSocket users held for 60 s (about 3 minutes)
 	$(BIN)/python benchmarks/bench_concurrency.py
+
+bench-detection: $(STAMP)  ## defects injected by the fault server vs counted, 3 modes (about 1 minute)
+	$(BIN)/python benchmarks/bench_detection.py
 
 bench-soak: $(STAMP)  ## 100,000 agent runs: engines back to 0, RSS per 10,000 runs (about 3 minutes)
 	$(BIN)/python benchmarks/bench_soak.py

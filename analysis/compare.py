@@ -372,9 +372,9 @@ def _failure_rows(sb: Summary, sc: Summary, th: Thresholds) -> list[dict[str, An
                 th=th,
             )
         )
-    # Defects and failure kinds over all rows that ran (dropped iterations never did).
-    nb = int(sb.latency["requests"].sum())
-    nc = int(sc.latency["requests"].sum())
+    # Defects and failure kinds per agent run (the counting rule), over the runs judged
+    # (interrupted runs were cut by the end of the load, not by the backend).
+    nb, nc = sb.runs_counted.judged, sc.runs_counted.judged
     kinds_b, kinds_c = sb.failure_kinds, sc.failure_kinds
     rows.append(
         _rate_row(

@@ -1,4 +1,4 @@
-"""Load results directories (schema_version 1, see ``results/README.md``).
+"""Load results directories (schema_version 1 and 2, see ``results/README.md``).
 
 ``load_run`` reads one run directory; ``load_group`` reads repeated runs of one
 build (several run directories, or a directory holding them) as a ``RunGroup``.
@@ -27,8 +27,8 @@ from analysis.errors import (
     ResultsError,
     SchemaVersionError,
 )
-
-SCHEMA_VERSION = 1
+from resultsformat import READABLE_VERSIONS, SCHEMA_VERSION
+from resultsformat.schema import ADDED_IN_V2
 
 # Column -> kind of Arrow type the format promises (results/README.md).
 EVENT_COLUMNS: dict[str, str] = {
@@ -44,6 +44,8 @@ EVENT_COLUMNS: dict[str, str] = {
     "worker": "string",
     "run_id": "string",
     "detail": "string",
+    "msg_id": "string",
+    "prior_kind": "string",
 }
 # What the analysis needs; the high-cardinality text columns are read on request only.
 ANALYSIS_COLUMNS = (
@@ -57,9 +59,10 @@ ANALYSIS_COLUMNS = (
     "failure_kind",
     "close_code",
     "worker",
+    "prior_kind",
 )
 # Low-cardinality strings become pandas categoricals: cheap to group by, cheap to hold.
-_CATEGORICAL = ("user", "name", "type", "failure_kind", "worker")
+_CATEGORICAL = ("user", "name", "type", "failure_kind", "worker", "prior_kind")
 
 Progress = Callable[[str], None]
 
@@ -161,7 +164,8 @@ def load_run(path: str | Path, *, all_columns: bool = False) -> Run:
     """Read one run directory; raise a ``ResultsError`` naming the file at fault.
 
     Accepts ``events.parquet`` or, for a run whose runner died before merging,
-    ``events/part-*.parquet``. ``all_columns`` also reads ``run_id`` and ``detail``.
+    ``events/part-*.parquet``. ``all_columns`` also reads ``run_id``, ``detail`` and
+    ``msg_id``. Columns a version-1 run lacks (``msg_id``, ``prior_kind``) are null.
     """
     root = Path(path)
     if not root.is_dir():
@@ -169,7 +173,8 @@ def load_run(path: str | Path, *, all_columns: bool = False) -> Run:
     meta = read_meta(root / "meta.json")
     files = _event_files(root)
     columns = list(EVENT_COLUMNS) if all_columns else list(ANALYSIS_COLUMNS)
-    tables = [_read_events_file(f, columns) for f in files]
+    version = int(meta["schema_version"])
+    tables = [_read_events_file(f, columns, version) for f in files]
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
     if table.num_rows == 0:
         raise EmptyRunError(files[0] if len(files) == 1 else root / "events", "has no rows")
@@ -191,10 +196,10 @@ def read_meta(path: Path) -> dict[str, Any]:
     version = meta.get("schema_version")
     if version is None:
         raise SchemaVersionError(path, "has no schema_version")
-    if version != SCHEMA_VERSION or isinstance(version, bool):
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        readable = " and ".join(map(str, READABLE_VERSIONS))
         raise SchemaVersionError(
-            path,
-            f"schema_version {version!r} is not supported (this reader reads {SCHEMA_VERSION})",
+            path, f"schema_version {version!r} is not supported (this reader reads {readable})"
         )
     return meta
 
@@ -209,18 +214,23 @@ def _event_files(root: Path) -> list[Path]:
     raise MissingFileError(merged, "missing (and no events/part-*.parquet either)")
 
 
-def _read_events_file(path: Path, columns: list[str]) -> pa.Table:
+def _read_events_file(path: Path, columns: list[str], version: int = SCHEMA_VERSION) -> pa.Table:
     try:
         schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as exc:
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
         raise CorruptFileError(path, f"not a readable Parquet file ({_short(exc)})") from None
-    _check_schema(path, schema)
-    dict_cols = [c for c in _CATEGORICAL if c in columns]
+    absent = [c for c in ADDED_IN_V2 if c not in schema.names] if version < 2 else []
+    _check_schema(path, schema, absent)
+    present = [c for c in columns if c not in absent]
+    dict_cols = [c for c in _CATEGORICAL if c in present]
     try:
-        table = pq.read_table(path, columns=columns, read_dictionary=dict_cols)
-    except (OSError, pa.ArrowException) as exc:
+        table = pq.read_table(path, columns=present, read_dictionary=dict_cols)
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
         raise CorruptFileError(path, f"not a readable Parquet file ({_short(exc)})") from None
-    return _normalise(path, table)
+    for name in columns:
+        if name not in present:  # a version-1 run: no late-frame rows, no message ids
+            table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
+    return _normalise(path, table.select(columns))
 
 
 def _short(exc: BaseException) -> str:
@@ -242,14 +252,16 @@ def _kind_ok(kind: str, t: pa.DataType) -> bool:
     return checks[kind](t)
 
 
-def _check_schema(path: Path, schema: pa.Schema) -> None:
-    missing = [c for c in EVENT_COLUMNS if c not in schema.names]
+def _check_schema(path: Path, schema: pa.Schema, absent: Sequence[str] = ()) -> None:
+    missing = [c for c in EVENT_COLUMNS if c not in schema.names and c not in absent]
     if missing:
         raise CorruptFileError(path, f"missing column(s) {', '.join(missing)}")
     repeated = [c for c in EVENT_COLUMNS if schema.names.count(c) > 1]
     if repeated:
         raise CorruptFileError(path, f"column(s) {', '.join(repeated)} appear more than once")
     for col, kind in EVENT_COLUMNS.items():
+        if col in absent:
+            continue
         t = schema.field(col).type
         if not _kind_ok(kind, t):
             raise CorruptFileError(path, f"column {col!r} has type {t}, expected {kind}")
@@ -266,6 +278,7 @@ _TARGET: dict[str, pa.DataType] = {
     "close_code": pa.int32(),
     "run_id": pa.string(),
     "detail": pa.string(),
+    "msg_id": pa.string(),
 }
 
 

@@ -173,7 +173,8 @@ def throughput_over_time(sides: Sides, window_s: float | None = None) -> Figure:
 
 
 def failures_by_kind_over_time(sides: Sides, window_s: float | None = None) -> Figure:
-    """Failed rows per window and failure kind; solid = last side, dashed = first."""
+    """Failures per window and kind (agent runs by the counting rule, plus failed logins,
+    connects and dropped iterations); solid = last side, dashed = first."""
     window_s = window_s or _window(sides)
     fig = _figure()
     ax = fig.subplots()
@@ -195,7 +196,7 @@ def failures_by_kind_over_time(sides: Sides, window_s: float | None = None) -> F
         ax.text(0.5, 0.5, "no failures", ha="center", va="center", transform=ax.transAxes)
     ax.set_title(f"Failures by kind per {window_s:g} s window")
     ax.set_xlabel("seconds since the run's first request\n" + _warmup_caption(sides))
-    ax.set_ylabel("failed requests")
+    ax.set_ylabel("failed runs (and logins, connects)")
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     if kinds:

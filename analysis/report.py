@@ -19,6 +19,7 @@ from analysis import plots
 from analysis.compare import BETTER, INCONCLUSIVE, SAME, WORSE, Comparison
 from analysis.summarize import CLOSE_1011, Summary, qlabel
 from analysis.summarize import QUANTILES as SUMMARY_QUANTILES
+from resultsformat import FAILURE_KINDS
 
 Progress = Callable[[str], None]
 Table = tuple[list[str], list[list[str]]]
@@ -143,12 +144,17 @@ def summary_table(s: Summary) -> Table:
 
 
 def failures_table(sides: Sequence[tuple[str, Summary]]) -> Table:
-    kinds = sorted({k for _, s in sides for k in s.failure_kinds.index})
-    head = ["failure kind"] + [label for label, _ in sides]
-    body = [[k] + [f"{int(s.failure_kinds.get(k, 0)):,}" for _, s in sides] for k in kinds]
+    """Agent runs by outcome and close code (the counting rule), then the defect totals."""
+    kinds = [k for k in FAILURE_KINDS if any(s.failure_kinds.get(k, 0) for _, s in sides)]
+    head = ["agent runs"] + [label for label, _ in sides]
+    body = [["runs"] + [f"{s.runs_counted.runs:,}" for _, s in sides]]
+    body += [
+        [f"failed: {k}"] + [f"{int(s.failure_kinds.get(k, 0)):,}" for _, s in sides] for k in kinds
+    ]
+    body += [["interrupted by the end of the load"] + [f"{s.interrupted_runs:,}" for _, s in sides]]
     codes = sorted({int(k) for _, s in sides for k in s.close_codes.index})
     body += [
-        [f"close code {code}"] + [f"{int(s.close_codes.get(code, 0)):,}" for _, s in sides]
+        [f"closed with {code}"] + [f"{int(s.close_codes.get(code, 0)):,}" for _, s in sides]
         for code in codes
     ]
     body += [["isolation violations"] + [f"{s.isolation_violations:,}" for _, s in sides]]
@@ -197,14 +203,15 @@ def as_frame(table: Table) -> pd.DataFrame:
 
 
 def _defects_line(s: Summary, label: str) -> str:
-    requests = int(s.latency["requests"].sum())
-    failed = int(s.latency["failed"].sum())
-    rate = failed / requests if requests else float("nan")
+    runs = s.runs_counted
+    rate = runs.failed / runs.judged if runs.judged else float("nan")
     line = (
         f"**{label}**: {s.isolation_violations:,} isolation violations, {s.closes_1011:,} "
         f"{CLOSE_1011} closes, {s.dropped_iterations:,} dropped iterations; "
-        f"{failed:,} failed of {requests:,} requests ({fmt_pct(rate)})"
+        f"{runs.failed:,} failed of {runs.judged:,} agent runs ({fmt_pct(rate)})"
     )
+    if runs.interrupted:
+        line += f", {runs.interrupted:,} interrupted by the end of the load"
     if s.primary in s.latency.index:
         r = s.latency.loc[s.primary]
         line += f"; {s.primary} p50 {fmt_ms(r['p50'])}, p99 {fmt_ms(r['p99'])}"
@@ -256,7 +263,10 @@ def method_text(c: Comparison | None, confidence: float) -> list[str]:
     lines = [
         "Percentiles are exact, from the raw event rows (linear interpolation), over "
         "successful requests after the warm-up cut; throughput is after the cut too. "
-        "Failures, close codes, isolation violations and dropped iterations count every row.",
+        "Failures, close codes and isolation violations are counted per agent run (its "
+        "`response` row, moved by any `late_frame` row), over the whole run, warm-up "
+        "included; runs interrupted by the end of the load are shown, not counted as "
+        "failures. Dropped iterations count every row.",
         f"Percentile intervals ({confidence:.0%}) are distribution-free order-statistic "
         "(binomial) intervals; `open` means too few samples for that bound.",
         "Warm-up: MSER-5 (White 1997) on per-window mean latency and throughput, the later "

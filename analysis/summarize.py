@@ -10,12 +10,15 @@ Binomial(n, q) (+1 for u), which covers the true quantile with probability
 needed, so it costs one sort. When n is too small for a bound to exist (e.g.
 p99.9 of 500 values) that bound is NaN ("open").
 
-Latency statistics use the successful rows of each request name; failures are
-counted separately, by kind. The warm-up cut applies to latency and throughput
-only: failures, close codes, isolation violations and dropped iterations count
-every row of the run (a race during the ramp-up is still a defect). Dropped
-open-model iterations (``iteration`` rows with ``failure_kind == "dropped"``)
-never started: they count as dropped, not as requests.
+Latency statistics use the successful rows of each request name. Failures,
+close codes and defects are counted per agent run by the one rule of
+:mod:`resultsformat.counting`, the rule every screen uses. The warm-up cut
+applies to latency and throughput only: failures, close codes, isolation
+violations and dropped iterations count every row of the run (a race during
+the ramp-up is still a defect). Dropped open-model iterations never started,
+and interrupted runs were cut by the end of the load: both are counted, but
+not as requests. ``late_frame`` rows are not requests either: each moves one
+run to a new outcome.
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ from scipy import stats
 
 from analysis.load import Run, RunGroup, as_group
 from analysis.steady import Warmup, WarmupCut, apply_warmup, primary_name, warmup_cuts
+from resultsformat import (
+    LATE_FRAME,
+    NOT_REQUEST_KINDS,
+    RESPONSE,
+    RunCounts,
+    count_runs,
+    requests_by_name,
+)
 
 QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 0.999)
 ISOLATION = "isolation_violation"
@@ -93,9 +104,7 @@ class Summary:
     rows_total: int
     latency: pd.DataFrame  # index: name
     failures: pd.DataFrame  # index: name, columns: failure kinds, values: row counts
-    close_codes: pd.Series  # close code -> rows
-    isolation_violations: int
-    closes_1011: int
+    runs_counted: RunCounts  # agent runs by outcome and close code: the one counting rule
     dropped_iterations: int
     primary: str
     samples: dict[str, np.ndarray] = field(repr=False)  # name -> sorted ok latencies
@@ -110,8 +119,30 @@ class Summary:
 
     @property
     def failure_kinds(self) -> pd.Series:
-        """Rows per failure kind, all names together, most frequent first."""
-        return self.failures.sum(axis=0).sort_values(ascending=False)
+        """Failed agent runs per outcome (interrupted runs are not failures), most serious
+        first."""
+        return pd.Series(self.runs_counted.failures(), dtype="int64")
+
+    @property
+    def close_codes(self) -> pd.Series:
+        """Agent runs per close code of their socket."""
+        codes = {k: v for k, v in sorted(self.runs_counted.close_codes.items()) if v}
+        return pd.Series(codes, dtype="int64")
+
+    @property
+    def isolation_violations(self) -> int:
+        """Agent runs that read another user's data."""
+        return self.runs_counted.isolation_violations
+
+    @property
+    def closes_1011(self) -> int:
+        """Agent runs whose socket the server closed with 1011."""
+        return self.runs_counted.closes_1011
+
+    @property
+    def interrupted_runs(self) -> int:
+        """Agent runs cut by the end of the load: counted, not failures of the backend."""
+        return self.runs_counted.interrupted
 
 
 def _steady_seconds(events: pd.DataFrame, cuts: dict[str, WarmupCut]) -> pd.Series:
@@ -136,43 +167,37 @@ def summarize(
     total_s = float(seconds.sum())
 
     # Whole run: counts, failures, defects. Steady state only: samples, throughput.
-    cats = list(all_events["name"].cat.categories)
-    code_all = all_events["name"].cat.codes.to_numpy()
-    drop_all = (all_events["failure_kind"] == DROPPED).to_numpy()
+    runs = count_runs(
+        all_events["name"],
+        all_events["failure_kind"],
+        all_events["close_code"],
+        all_events["prior_kind"],
+    )
     ok_all = all_events["ok"].to_numpy()
+    per_name = requests_by_name(all_events["name"], all_events["failure_kind"], ok_all, runs)
+    cats = list(ev["name"].cat.categories)
     code_st = ev["name"].cat.codes.to_numpy()
     ok_st = ev["ok"].to_numpy()
-    drop_st = (ev["failure_kind"] == DROPPED).to_numpy()
+    req_st = _requests(ev)
     ms_st = ev["ms"].to_numpy()
-
-    def per_name(codes: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        sel = codes >= 0 if mask is None else (codes >= 0) & mask
-        return np.bincount(codes[sel], minlength=len(cats))
-
-    n_all, n_drop, n_ok = (
-        per_name(code_all),
-        per_name(code_all, drop_all),
-        per_name(code_all, ok_all),
-    )
-    n_steady = per_name(code_st, ~drop_st)
+    n_steady = np.bincount(code_st[(code_st >= 0) & req_st], minlength=len(cats))
+    drop_all = (all_events["failure_kind"] == DROPPED).to_numpy()
+    n_drop = all_events.loc[drop_all, "name"].value_counts()
 
     rows: list[dict[str, Any]] = []
     samples: dict[str, np.ndarray] = {}
-    for code in np.argsort(-n_all, kind="stable"):
-        if n_all[code] == 0:
-            continue
-        name = str(cats[code])
+    for name, counts in per_name.sort_values("rows", ascending=False, kind="stable").iterrows():
+        code = cats.index(name)
         x = np.sort(ms_st[(code_st == code) & ok_st])
         x = x[~np.isnan(x)]
-        samples[name] = x
-        requests = int(n_all[code] - n_drop[code])
-        failed = requests - int(n_ok[code])
+        samples[str(name)] = x
+        requests, failed = int(counts["requests"]), int(counts["failed"])
         row: dict[str, Any] = {
-            "name": name,
+            "name": str(name),
             "requests": requests,
             "failed": failed,
             "failure_rate": failed / requests if requests else np.nan,
-            "dropped": int(n_drop[code]),
+            "dropped": int(n_drop.get(name, 0)),
             "steady_requests": int(n_steady[code]),
             "throughput_rps": n_steady[code] / total_s if total_s > 0 else np.nan,
             "samples": int(x.size),
@@ -195,11 +220,8 @@ def summarize(
     )
     failures.columns = [str(c) for c in failures.columns]
     failures.columns.name = "failure_kind"
-    close_codes = all_events["close_code"].value_counts().sort_index()
-    close_codes.index = close_codes.index.astype(int)
     kind = all_events["failure_kind"]
     names_col = all_events["name"]
-    runs_all = _agent_runs(all_events)
 
     if len(group.runs) > 1:
         per_run = _per_run(ev, seconds, quantiles)
@@ -216,9 +238,7 @@ def summarize(
         rows_total=len(all_events),
         latency=latency,
         failures=failures,
-        close_codes=close_codes,
-        isolation_violations=int((kind[runs_all] == ISOLATION).sum()),
-        closes_1011=int((all_events.loc[runs_all, "close_code"] == CLOSE_1011).sum()),
+        runs_counted=runs,
         dropped_iterations=int(((names_col == "iteration") & (kind == DROPPED)).sum()),
         primary=primary_name(all_events),
         samples=samples,
@@ -238,22 +258,12 @@ def _per_run(ev: pd.DataFrame, seconds: pd.Series, quantiles: Sequence[float]) -
         row.update(zip([qlabel(q) for q in quantiles], quantiles_sorted(v, quantiles), strict=True))
         out.append(row)
     df = pd.DataFrame(out)
-    req = ev[ev["failure_kind"] != DROPPED].groupby(["run", "name"], observed=True).size()
+    req = ev[_requests(ev)].groupby(["run", "name"], observed=True).size()
     df = df.set_index(["run", "name"])
     df["requests"] = req.reindex(df.index).to_numpy()
     sec = seconds.reindex(df.index.get_level_values("run")).to_numpy()
     df["throughput_rps"] = df["requests"] / sec
     return df
-
-
-def _agent_runs(events: pd.DataFrame) -> pd.Series:
-    """Rows that stand for one agent run each: ``response`` (``golden_path`` repeats it).
-
-    Defects are counted once per agent run; data without ``response`` rows
-    (another harness) is counted row by row.
-    """
-    is_response = events["name"] == "response"
-    return is_response if is_response.any() else pd.Series(True, index=events.index)
 
 
 BATCHES = 4
@@ -329,7 +339,7 @@ def over_time(
     cats = list(events["name"].cat.categories)
     code = events["name"].cat.codes.to_numpy().astype(np.int64)
     win = (events["elapsed_s"].to_numpy() // window_s).astype(np.int64)
-    keep = (events["failure_kind"] != DROPPED).to_numpy() & (code >= 0)
+    keep = _requests(events) & (code >= 0)
     if names is not None:
         keep &= np.isin(code, [cats.index(n) for n in names if n in cats])
     key = win * len(cats) + code
@@ -349,12 +359,38 @@ def over_time(
     return out
 
 
+def _requests(events: pd.DataFrame) -> np.ndarray:
+    """Rows that are requests: not dropped, not interrupted, not a late frame."""
+    kinds = events["failure_kind"].isin(NOT_REQUEST_KINDS).to_numpy()
+    return np.asarray(~kinds & (events["name"] != LATE_FRAME).to_numpy())
+
+
+# Failed rows that are not agent runs: a step before the run, or a start never made.
+_BEFORE_RUN = ("login", "ws_connect", "iteration")
+
+
 def failures_over_time(events: pd.DataFrame, *, window_s: float | None = None) -> pd.DataFrame:
-    """Failed rows per time window (index ``t_s``) and failure kind (columns)."""
+    """Failures per time window (index ``t_s``) and kind (columns).
+
+    Agent runs are counted by the counting rule (a late frame in the window it was
+    read); failed logins, connects and dropped iterations, which are not runs, by row.
+    Summed over the windows, each column is the run summary's figure.
+    """
     window_s = window_s or nice_window(float(events["elapsed_s"].max()))
-    bad = events[~events["ok"]]
-    t = pd.Series(_windows(bad, window_s), index=bad.index, name="t_s")
-    kinds = bad["failure_kind"].astype(str).where(bad["failure_kind"].notna(), "unknown")
-    table = bad.groupby([t, kinds.rename("failure_kind")]).size().unstack(fill_value=0)
+    t = pd.Series(_windows(events, window_s), index=events.index, name="t_s")
+    names = events["name"]
+    runs = names.isin([RESPONSE, LATE_FRAME]).to_numpy()
+    rows: dict[float, dict[str, int]] = {}
+    for w, sub in events[runs].groupby(t[runs], sort=True):
+        counts = count_runs(sub["name"], sub["failure_kind"], sub["close_code"], sub["prior_kind"])
+        rows[float(w)] = {**counts.failures(), "interrupted": counts.interrupted}
+    before = (names.isin(_BEFORE_RUN) & ~events["ok"]).to_numpy()
+    kinds = events["failure_kind"].astype(object).where(events["failure_kind"].notna(), "unknown")
+    for (w, kind), n in events[before].groupby([t[before], kinds[before]]).size().items():
+        row = rows.setdefault(float(w), {})
+        row[str(kind)] = row.get(str(kind), 0) + int(n)
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna(0).astype("int64")
+    table = table.loc[:, (table != 0).any(axis=0)] if not table.empty else table
     all_t = np.arange(0, float(events["elapsed_s"].max()) + window_s, window_s)
+    table.index.name = "t_s"
     return table.reindex(all_t[all_t <= events["elapsed_s"].max()], fill_value=0)

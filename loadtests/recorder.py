@@ -21,31 +21,32 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from loadtests.checks import failure_kind_of
-from loadtests.results import PartWriter, Row, merge_parts
-from loadtests.users import load_config
+from loadtests.results import SCHEMA, PartWriter, Row, merge_parts
+from resultsformat import RunCounts
+
+_NAME, _KIND, _CODE, _PRIOR = (
+    SCHEMA.names.index(c) for c in ("name", "failure_kind", "close_code", "prior_kind")
+)
+
+
+def _detail(exception: BaseException | None) -> str | None:
+    """The event log's ``detail``: a check's variable detail, else the error's text."""
+    if exception is None:
+        return None
+    detail = getattr(exception, "detail", None)
+    return str(detail or exception)[:300]
 
 
 class LiveCounts:
-    """Running totals for the progress line."""
+    """Running totals for the progress line: rows, and agent runs by the one counting rule."""
 
-    def __init__(self, iteration_row: str = "golden_path") -> None:
-        self.iteration_row = iteration_row
+    def __init__(self) -> None:
         self.rows = 0
-        self.by_kind: Counter[str] = Counter()
-        self.close_codes: Counter[int] = Counter()
-        self.iterations = 0
-        self.failed_iterations = 0
+        self.runs = RunCounts()
 
     def add(self, row: Row) -> None:
         self.rows += 1
-        name, ok, kind, code = row[2], row[6], row[7], row[8]
-        if kind:
-            self.by_kind[kind] += 1
-        if code is not None:
-            self.close_codes[code] += 1
-        if name == self.iteration_row:
-            self.iterations += 1
-            self.failed_iterations += not ok
+        self.runs.add(row[_NAME], row[_KIND], row[_CODE], row[_PRIOR])
 
 
 class Recorder:
@@ -62,8 +63,7 @@ class Recorder:
         self.parts = PartWriter(self.parts_dir) if self.parts_dir is not None else None
         # reports received per worker, so the master knows when a worker's last rows are in
         self.reports: Counter[str] = Counter()
-        persistent = load_config().connection == "persistent"
-        self.live = LiveCounts("response" if persistent else "golden_path")
+        self.live = LiveCounts()
         self._flusher: gevent.Greenlet | None = None
         events = environment.events
         events.request.add_listener(self.on_request)
@@ -106,7 +106,9 @@ class Recorder:
             ctx.get("close_code"),
             self._worker_name(),
             ctx.get("run_id"),
-            str(exception)[:300] if exception is not None else None,
+            _detail(exception),
+            ctx.get("msg_id"),
+            ctx.get("prior_kind"),
         )
         # Rows are kept where they will be written or shipped; otherwise only counted.
         if self.out_dir is not None or self.is_worker:

@@ -22,25 +22,19 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SCHEMA_VERSION = 1
-
-SCHEMA = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("user", pa.string()),
-        ("name", pa.string()),
-        ("type", pa.string()),
-        ("ms", pa.float64()),
-        ("service_ms", pa.float64()),
-        ("ok", pa.bool_()),
-        ("failure_kind", pa.string()),
-        ("close_code", pa.int32()),
-        ("worker", pa.string()),
-        ("run_id", pa.string()),
-        ("detail", pa.string()),
-    ]
+from resultsformat import (
+    LATE_FRAME,
+    SCHEMA,
+    SCHEMA_VERSION,
+    RunCounts,
+    count_runs,
+    requests_by_name,
 )
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION"]
+
 _COLUMNS = SCHEMA.names
+#: One event-log row: the values of SCHEMA's columns, in order (``ts`` in epoch seconds).
 Row = tuple[Any, ...]
 
 
@@ -228,41 +222,50 @@ def versions() -> dict[str, str]:
 
 
 def summarize_rows(out_dir: Path) -> dict[str, Any]:
-    """Exact percentiles per request name, failure kinds and close codes, from the raw rows.
+    """Exact percentiles per request name, and the agent runs counted by the one rule.
 
     Reads ``events.parquet``, or the parts when the merge could not be written.
     """
     import numpy as np
 
-    columns = ["name", "ms", "ok", "failure_kind", "close_code"]
+    columns = ["name", "ms", "ok", "failure_kind", "close_code", "prior_kind"]
     tables = [pq.read_table(p, columns=columns) for p in event_files(out_dir)]
     empty = rows_to_table([]).select(columns)
     df = (pa.concat_tables(tables) if tables else empty).to_pandas()
+    counts = count_runs(df["name"], df["failure_kind"], df["close_code"], df["prior_kind"])
+    per_name = requests_by_name(df["name"], df["failure_kind"], df["ok"], counts)
     names: dict[str, Any] = {}
     for name, group in df.groupby("name", sort=False):
+        if name == LATE_FRAME:
+            continue  # not requests: each changes one run's outcome (counted above)
         ok = group.loc[group["ok"], "ms"].to_numpy()
         q = np.percentile(ok, [50, 95, 99]) if len(ok) else [float("nan")] * 3
         names[str(name)] = {
-            "count": int(len(group)),
-            "failures": int((~group["ok"]).sum()),
+            "count": int(per_name.loc[name, "requests"]),
+            "failures": int(per_name.loc[name, "failed"]),
             "p50": float(q[0]),
             "p95": float(q[1]),
             "p99": float(q[2]),
             "max": float(ok.max()) if len(ok) else float("nan"),
         }
-    # one row per agent run: golden_path rows repeat their response's outcome
-    runs = df[df["name"] == "response"]
-    run_kinds = runs["failure_kind"].dropna().value_counts()
-    codes = runs["close_code"].dropna().astype(int).value_counts()
-    return {
-        "rows": int(len(df)),
-        "names": names,
-        "run_failure_kinds": {str(k): int(v) for k, v in run_kinds.items()},
-        "close_codes": {int(k): int(v) for k, v in codes.items()},
-    }
+    return {"rows": int(len(df)), "names": names, "runs": counts}
 
 
 _ORDER = ["golden_path", "login", "ws_connect", "ttfe", "response", "iteration"]
+
+
+def format_counts(counts: RunCounts) -> str:
+    """The agent-run counts, as the progress line and the summary both print them.
+
+    A failed run is listed under its most serious finding (``FAILURE_KINDS`` order);
+    ``1011 closes`` counts every run whose socket closed with 1011, whatever else it saw.
+    """
+    kinds = ", ".join(f"{k} {v}" for k, v in counts.failures().items())
+    return (
+        f"agent runs {counts.runs}: failed {counts.failed}{f' ({kinds})' if kinds else ''}, "
+        f"interrupted {counts.interrupted} | isolation violations "
+        f"{counts.isolation_violations} | 1011 closes {counts.closes_1011}"
+    )
 
 
 def format_summary(title: str, summary: dict[str, Any], meta: dict[str, Any]) -> list[str]:
@@ -279,12 +282,5 @@ def format_summary(title: str, summary: dict[str, Any], meta: dict[str, Any]) ->
             f"  {name:<12}{s['count']:>8}{s['failures']:>7}"
             f"{s['p50']:>9.1f}{s['p95']:>9.1f}{s['p99']:>9.1f}"
         )
-    kinds = summary["run_failure_kinds"]
-    lines.append(
-        "  isolation violations: {}   1011 closes: {}   failed agent runs by kind: {}".format(
-            kinds.get("isolation_violation", 0),
-            summary["close_codes"].get(1011, 0),
-            ", ".join(f"{k}={v}" for k, v in sorted(kinds.items())) or "none",
-        )
-    )
+    lines.append("  " + format_counts(summary["runs"]))
     return lines

@@ -41,6 +41,7 @@ from loadtests.recorder import Recorder
 from loadtests.results import (
     SCHEMA_VERSION,
     ResultsWriteError,
+    format_counts,
     format_summary,
     git_revision,
     merge_parts,
@@ -124,13 +125,29 @@ def make_plan(args: argparse.Namespace) -> Plan:
         raise UsageError("--compare starts its own legacy and canonical backends; drop --host")
     if args.model == "open" and args.rate <= 0:
         raise UsageError("--model open needs --rate > 0 (iterations per second)")
+    if args.pool_size is not None and args.pool_size < 1:
+        raise UsageError("--pool-size must be at least 1")
     if args.users_csv is not None:
         try:
-            read_identities(str(args.users_csv))
+            accounts = len(read_identities(str(args.users_csv)))
         except OSError as exc:
             raise UsageError(f"--users-csv {args.users_csv}: {exc.strerror or exc}") from None
         except ValueError as exc:
             raise UsageError(f"--users-csv {exc}") from None
+        if accounts < args.processes:
+            raise UsageError(
+                f"--users-csv {args.users_csv} has {accounts} account(s) for {args.processes} "
+                "processes: each process needs accounts of its own (an account cannot span "
+                "processes)"
+            )
+    peak = args.users * 3 if args.scenario == "spike" else args.users
+    pool = args.pool_size or peak
+    if args.users_csv is None and pool < args.processes:
+        raise UsageError(
+            f"a pool of {pool} account(s) (--pool-size, default --users) for --processes "
+            f"{args.processes}: each process needs accounts of its own (an account cannot "
+            "span processes)"
+        )
     if args.host and not re.match(r"^https?://[^/\s]+", args.host):
         raise UsageError(f"--host {args.host!r}: expected a URL like http://127.0.0.1:8000")
     settings: dict[str, str] = {}
@@ -140,7 +157,6 @@ def make_plan(args: argparse.Namespace) -> Plan:
             raise UsageError(f"--backend-setting {item!r}: expected KEY=VALUE")
         settings[key.strip().lower()] = value.strip()
     duration = parse_duration(args.duration)
-    peak = args.users * 3 if args.scenario == "spike" else args.users
     return Plan(
         args=args,
         duration_s=duration,
@@ -192,12 +208,10 @@ class Progress:
         self._last = now
         live = self.recorder.live
         elapsed = now - self.started
-        rate = live.iterations / elapsed if elapsed > 0 else 0.0
+        rate = live.runs.runs / elapsed if elapsed > 0 else 0.0
         print(
             f"[{elapsed:5.0f}s/{self.duration_s:.0f}s] users {runner.user_count:>5} | "
-            f"iterations {live.iterations} ({rate:.1f}/s) | failed {live.failed_iterations} | "
-            f"isolation {live.by_kind.get('isolation_violation', 0)} | "
-            f"1011 {live.close_codes.get(1011, 0)} | rows {live.rows}",
+            f"{rate:.1f} runs/s | {format_counts(live.runs)} | rows {live.rows}",
             file=sys.stderr,
             flush=True,
         )
@@ -509,12 +523,11 @@ def _side_by_side(results: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> 
         ("response p95 ms", "response", "p95", ".1f"),
     ]:
         rows.append((label, [cell(results[c][1], name, key, fmt) for c in cols]))
-    for label, kind in [
-        ("runs with isolation violations", "isolation_violation"),
-        ("runs timed out", "timeout"),
-    ]:
-        rows.append((label, [str(results[c][1]["run_failure_kinds"].get(kind, 0)) for c in cols]))
-    rows.append(("1011 closes", [str(results[c][1]["close_codes"].get(1011, 0)) for c in cols]))
+    counts = {c: results[c][1]["runs"] for c in cols}
+    rows.append(("agent runs failed", [str(counts[c].failed) for c in cols]))
+    rows.append(("isolation violations", [str(counts[c].isolation_violations) for c in cols]))
+    rows.append(("1011 closes", [str(counts[c].closes_1011) for c in cols]))
+    rows.append(("runs timed out", [str(counts[c].by_kind.get("timeout", 0)) for c in cols]))
     width = max(len(r[0]) for r in rows) + 2
     lines = ["".ljust(width) + "".join(c.rjust(14) for c in cols)]
     lines += [label.ljust(width) + "".join(v.rjust(14) for v in vals) for label, vals in rows]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from loadtests.checks import GOLDEN_PATH_EVENTS, RunCheck, new_canary
+from loadtests.checks import GOLDEN_PATH_EVENTS, Account, RunCheck, new_canary
 from loadtests.config import OneLineParser
 from loadtests.wsclient import ClosedByServer, WsConnection, token_subject, ws_url
 
@@ -48,11 +48,12 @@ def smoke(host: str, username: str, password: str, timeout_s: float) -> tuple[bo
         step("ws_connect", False, f"{type(exc).__name__}: {exc}")
         return False, lines
     step("ws_connect", True, "subprotocols jwt-auth + jwt.<token> accepted")
-    check = RunCheck(user_id=str(user_id), canary=new_canary())
+    check = RunCheck(Account(str(user_id)), new_canary())
     sent = time.perf_counter()
     first: float | None = None
+    message = {"type": "user_message", "message": f"smoke test {check.canary}"}
     try:
-        ws.send_text(json.dumps({"type": "user_message", "message": f"smoke test {check.canary}"}))
+        ws.send_text(json.dumps({**message, "client_msg_id": check.msg_id}))
         while not check.done and time.perf_counter() - sent < timeout_s:
             ws.settimeout(max(0.01, timeout_s - (time.perf_counter() - sent)))
             check.observe(ws.recv_text())
@@ -62,6 +63,10 @@ def smoke(host: str, username: str, password: str, timeout_s: float) -> tuple[bo
     except TimeoutError:
         check.timed_out = True
     close_code = check.close_code if check.close_code is not None else ws.close()
+    for raw in ws.take_unread():  # what arrived after the reply, before the close: checked too
+        check.observe(raw)
+    if check.close_code is None:
+        check.closed_with = close_code
     ttfe = f"first event after {(first - sent) * 1000:.1f} ms" if first else "no event"
     failure = check.failure()
     ok = step("response", failure is None, str(failure) if failure else ttfe)

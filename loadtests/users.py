@@ -14,20 +14,27 @@ import csv
 import itertools
 import json
 import time
-from collections import deque
 from typing import Any
 
+from gevent import GreenletExit
 from locust import task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
-from loadtests.checks import GoldenPathFailure, RunCheck, new_canary
+from loadtests.checks import Account, GoldenPathFailure, RunCheck, new_canary
 from loadtests.config import LoadConfig
 from loadtests.wsclient import ClosedByServer, WsConnection, token_subject, ws_url
+from resultsformat import GOLDEN_PATH, LATE_FRAME, RESPONSE
 
 _config: LoadConfig | None = None
 _local_index = itertools.count()
 _csv_identities: list[tuple[str, str]] | None = None
+# Backend users in this process, by user id: virtual users logged in as one account
+# share what it sent, so one's messages are never foreign to the other.
+_accounts: dict[str, Account] = {}
+# Seconds a socket closed at the end of the load (or after a timeout) waits for the
+# server's close frame, checking every message that arrives before it.
+CLOSE_WAIT_S = 1.0
 
 
 def load_config() -> LoadConfig:
@@ -61,6 +68,15 @@ def read_identities(path: str) -> list[tuple[str, str]]:
     return identities
 
 
+def account_slice(pool: int, processes: int, worker: int) -> range:
+    """The account indices (of ``pool``) that worker ``worker`` of ``processes`` logs in as.
+
+    Processes get disjoint slices, ``worker, worker + processes, ...``, so an account never
+    spans processes: virtual users share an account's canaries only within one process.
+    """
+    return range(worker, pool, max(1, processes))
+
+
 def _identities(cfg: LoadConfig) -> list[tuple[str, str]]:
     global _csv_identities
     if _csv_identities is None:
@@ -69,7 +85,14 @@ def _identities(cfg: LoadConfig) -> list[tuple[str, str]]:
 
 
 class GoldenPathUser(FastHttpUser):
-    """One distinct backend user walking the golden path back to back (closed model)."""
+    """One backend user walking the golden path back to back (closed model).
+
+    Every frame it reads is checked (:mod:`loadtests.checks`). A run's row is
+    written once its outcome is known; a frame read after that (on the socket
+    closed when the load stops) that changes the outcome is written as a
+    ``late_frame`` row for that run. A run cut by the end of the load is written
+    as ``interrupted``, once its socket is closed and what arrived was checked.
+    """
 
     # Locust's default HTTP timeouts; the WebSocket has its own (LoadConfig).
     network_timeout = 30.0
@@ -77,23 +100,27 @@ class GoldenPathUser(FastHttpUser):
 
     def on_start(self) -> None:
         self.cfg = load_config()
-        index = self._global_index()
-        self.source_index = index
+        worker = int(getattr(self.environment.runner, "worker_index", 0) or 0)
+        local = next(_local_index)
+        processes = max(1, self.cfg.processes)
+        # Distinct across processes: worker k of n takes k, k+n, k+2n, ...
+        self.source_index = worker + local * processes
         if self.cfg.users_csv:
             identities = _identities(self.cfg)
-            self.username, self.password = identities[index % len(identities)]
+            mine = account_slice(len(identities), processes, worker)
+            self.username, self.password = identities[mine[local % len(mine)]]
         else:
-            self.username = f"{self.cfg.user_prefix}{index % self.cfg.pool_size}"
+            mine = account_slice(self.cfg.pool_size, processes, worker)
+            self.username = f"{self.cfg.user_prefix}{mine[local % len(mine)]}"
             self.password = self.cfg.password
         self.token: str | None = None
         self.login_failure = "auth_failed"
         self.user_id = ""
+        self.account: Account | None = None
         self.ws: WsConnection | None = None
         self.schedule = getattr(self.environment, "goldenpath_schedule", None)
         self.backoff_s = 0.0
-        # this user's last runs that did not complete: their late events may still come
-        self.unfinished: deque[str] = deque(maxlen=64)  # their canaries
-        self.unfinished_runs: deque[str] = deque(maxlen=64)  # their run ids, once seen
+        self.last: RunCheck | None = None  # the latest run whose row is written
 
     def wait_time(self) -> float:
         """Think time between iterations (0: back to back, the closed model's default).
@@ -109,14 +136,13 @@ class GoldenPathUser(FastHttpUser):
             return
         self.backoff_s = min(2.0, max(0.05, 2 * self.backoff_s)) if failed else 0.0
 
-    def _global_index(self) -> int:
-        # Distinct across processes: worker k of n takes k, k+n, k+2n, ...
-        worker = int(getattr(self.environment.runner, "worker_index", 0) or 0)
-        return worker + next(_local_index) * max(1, self.cfg.processes)
-
     def on_stop(self) -> None:
-        if self.ws is not None:
-            self.ws.close()
+        # The socket of a persistent user (or of one stopped between iterations) may
+        # still hold frames: they are checked and charged to its latest run.
+        if self.ws is not None and self.last is not None:
+            self._close(self.last)
+        elif self.ws is not None:
+            self.ws.close(CLOSE_WAIT_S)
             self.ws = None
 
     def _fire(
@@ -128,7 +154,7 @@ class GoldenPathUser(FastHttpUser):
         **context: Any,
     ) -> None:
         self.environment.events.request.fire(
-            request_type="GOLDENPATH" if name in {"golden_path", "iteration"} else "WS",
+            request_type="GOLDENPATH" if name in {GOLDEN_PATH, "iteration"} else "WS",
             name=name,
             response_time=ms,
             response_length=0,
@@ -147,21 +173,30 @@ class GoldenPathUser(FastHttpUser):
             context={"user": self.username},
             catch_response=True,
         ) as resp:
+            # a fixed message per kind (one row in Locust's failures table), details apart
             if resp.status_code == 0:  # no HTTP answer: refused, reset or timed out
                 self.login_failure = "connect_failed"
-                resp.failure(f"connect_failed: {type(resp.error).__name__}: {resp.error}")
+                detail = f"{type(resp.error).__name__}: {resp.error}"
+                resp.failure(GoldenPathFailure("connect_failed", detail))
                 return False
             if resp.status_code != 200:
                 self.login_failure = "auth_failed"
-                resp.failure(f"auth_failed: HTTP {resp.status_code}")
+                resp.failure(GoldenPathFailure("auth_failed", f"HTTP {resp.status_code}"))
                 return False
             try:
                 self.token = str(resp.json()["access_token"])
-                self.user_id = token_subject(self.token)
+                user_id = token_subject(self.token)
             except (ValueError, KeyError, TypeError, IndexError):
                 self.login_failure = "auth_failed"
-                resp.failure("auth_failed: no access_token in the login response")
+                detail = "no access_token in the login response"
+                resp.failure(GoldenPathFailure("auth_failed", detail))
                 return False
+        if self.account is None or self.account.user_id != user_id:
+            if self.account is not None:
+                self.account.members -= 1
+            self.account = _accounts.setdefault(user_id, Account(user_id))
+            self.account.members += 1
+        self.user_id = user_id
         return True
 
     def _connect(self) -> bool:
@@ -183,24 +218,45 @@ class GoldenPathUser(FastHttpUser):
         self._fire("ws_connect", started, (time.perf_counter() - t0) * 1000)
         return True
 
-    def _exchange(self, ws: WsConnection) -> tuple[RunCheck, float, float | None, float]:
-        """Send one message and read its run: (check, send wall time, ttfe ms, response ms)."""
-        check = RunCheck(
-            user_id=self.user_id,
-            canary=new_canary(),
-            earlier=frozenset(self.unfinished),
-            earlier_runs=set(self.unfinished_runs),
+    def _check_unread(self, ws: WsConnection, check: RunCheck) -> None:
+        """Check the messages a close or a failed send read on the way to the close frame."""
+        for raw in ws.take_unread():
+            self._late(check.observe(raw), check)
+
+    def _late(self, charged: RunCheck, current: RunCheck | None = None) -> None:
+        """A frame changed the outcome of a run whose row is written: a ``late_frame`` row."""
+        if charged is current:
+            return
+        change = charged.outcome_change()
+        if change is None:
+            return
+        prior, kind = change
+        code = charged.run_close_code if charged.recorded_code is None else None
+        started = charged.sent_at or time.time()
+        self._fire(
+            LATE_FRAME,
+            started,
+            (time.time() - started) * 1000,
+            GoldenPathFailure(kind, f"after its row said {prior}: {charged.detail()}"),
+            run_id=_run_id(charged),
+            close_code=code,
+            failure_kind=kind,
+            msg_id=charged.msg_id,
+            prior_kind=prior,
         )
+        charged.record()
+
+    def _exchange(self, ws: WsConnection, check: RunCheck) -> None:
+        """Send one message and read its run into ``check`` (timings on it too)."""
         frame = json.dumps(
             {
                 "type": "user_message",
                 "message": f"{self.cfg.message} {check.canary}",
-                "client_msg_id": check.canary,
+                "client_msg_id": check.msg_id,
             }
         )
-        sent_at = time.time()
         t0 = time.perf_counter()
-        ttfe: float | None = None
+        check.sent_at = time.time()
         deadline = t0 + self.cfg.response_timeout_s
         try:
             ws.send_text(frame)
@@ -212,17 +268,23 @@ class GoldenPathUser(FastHttpUser):
                 ws.settimeout(left)
                 raw = ws.recv_text()
                 elapsed_ms = (time.perf_counter() - t0) * 1000
-                set_aside = check.stale
-                check.observe(raw)
-                if ttfe is None and check.stale == set_aside:  # not an earlier run's event
-                    ttfe = elapsed_ms
+                events = len(check.types) + len(check.errors)
+                self._late(check.observe(raw), check)
+                if check.ttfe_ms is None and len(check.types) + len(check.errors) > events:
+                    check.ttfe_ms = elapsed_ms  # this run's first event
         except ClosedByServer as closed:
+            self._check_unread(ws, check)
             check.close_code = closed.code
         except TimeoutError:
             check.timed_out = True
+        except GreenletExit:
+            check.interrupted = True
+            raise
         except Exception:  # the socket broke without a close frame (1006)
+            self._check_unread(ws, check)
             check.close_code = 1006
-        return check, sent_at, ttfe, (time.perf_counter() - t0) * 1000
+        finally:
+            check.response_ms = (time.perf_counter() - t0) * 1000
 
     @task
     def golden_path(self) -> None:
@@ -237,51 +299,82 @@ class GoldenPathUser(FastHttpUser):
         per_iteration = self.cfg.connection == "per_iteration"
         started = time.time()
         t0 = time.perf_counter()
-        if (per_iteration or self.token is None) and not self._login():
-            failure = GoldenPathFailure(self.login_failure)
-            self._unreachable(failure.kind == "connect_failed")
-            self._end_iteration(intended, started, t0, failure, None)
+        check: RunCheck | None = None
+        try:
+            if (per_iteration or self.token is None) and not self._login():
+                failure = GoldenPathFailure(self.login_failure)
+                self._unreachable(failure.kind == "connect_failed")
+                self._end_iteration(intended, started, t0, failure, None)
+                return
+            if (per_iteration or self.ws is None) and not self._connect():
+                self._unreachable(True)
+                failure = GoldenPathFailure("connect_failed")
+                self._end_iteration(intended, started, t0, failure, None)
+                return
+            self._unreachable(False)
+            assert self.ws is not None and self.account is not None, "connected and logged in"
+            check = RunCheck(self.account, new_canary(), sender=self)
+            self._exchange(self.ws, check)
+            self._finish(check, intended, started, t0, per_iteration)
+        except GreenletExit:
+            # The load ended mid-iteration (Locust kills its users): close the socket, check
+            # what arrived, and write the rows. A run that had completed keeps its outcome.
+            if check is not None and check.recorded is None:
+                check.interrupted = True
+                self._finish(check, intended, started, t0, per_iteration)
+            elif check is None:
+                failure = GoldenPathFailure("interrupted", "before the message was sent")
+                self._end_iteration(intended, started, t0, failure, None)
+            raise
+
+    def _close(self, check: RunCheck) -> None:
+        """Close our socket; check what arrives before the server's close, charged to ``check``."""
+        ws, self.ws = self.ws, None
+        if ws is None:
             return
-        if (per_iteration or self.ws is None) and not self._connect():
-            self._unreachable(True)
-            self._end_iteration(intended, started, t0, GoldenPathFailure("connect_failed"), None)
-            return
-        self._unreachable(False)
-        assert self.ws is not None
-        check, sent_at, ttfe, response_ms = self._exchange(self.ws)
-        run_id = next(iter(check.run_ids), None) if len(check.run_ids) == 1 else None
-        if ttfe is not None:
-            self._fire("ttfe", sent_at, ttfe, run_id=run_id)
-        failure = check.failure()
-        if not check.completed:
-            self.unfinished.append(check.canary)
-            self.unfinished_runs.extend(check.run_ids)
-        self.unfinished_runs.extend(check.earlier_runs.difference(self.unfinished_runs))
+        code = ws.close(CLOSE_WAIT_S)
+        self._check_unread(ws, check)
+        if check.close_code is None and check.closed_with is None:
+            check.closed_with = code
+        self._late(check)
+
+    def _finish(
+        self,
+        check: RunCheck,
+        intended: float | None,
+        started: float,
+        t0: float,
+        per_iteration: bool,
+    ) -> None:
+        """Close the socket if this run ends it, then write the run's rows."""
         if check.close_code is not None:
             self.ws = None  # the server ended it; reconnect next time
-        close_code = check.close_code
         # a socket whose read or send timed out may hold half a frame: never reused
-        if (per_iteration or check.timed_out) and self.ws is not None:
-            close_code = self.ws.close()
-            self.ws = None
-            if failure is None and close_code not in (1000, 1001, None):
-                failure = GoldenPathFailure(
-                    "ws_close_1011" if close_code == 1011 else "ws_close_other",
-                    f"close handshake answered with {close_code}",
-                )
+        if per_iteration or check.timed_out or check.interrupted:
+            self._close(check)
+        run_id = _run_id(check)
+        sent_at, response_ms = check.sent_at or started, check.response_ms
+        if check.ttfe_ms is not None:
+            self._fire("ttfe", sent_at, check.ttfe_ms, run_id=run_id, msg_id=check.msg_id)
+        failure = check.failure()
         last = not per_iteration
         self._fire(
-            "response",
+            RESPONSE,
             sent_at,
             self._corrected(intended, response_ms) if last else response_ms,
             failure,
             run_id=run_id,
-            close_code=check.close_code,
+            close_code=check.run_close_code,
             failure_kind=failure.kind if failure else None,
             service_ms=response_ms,
+            msg_id=check.msg_id,
         )
+        check.record()
+        self.last = check
         if per_iteration:
-            self._end_iteration(intended, started, t0, failure, close_code, run_id=run_id)
+            self._end_iteration(
+                intended, started, t0, failure, check.run_close_code, run_id=run_id, check=check
+            )
 
     @staticmethod
     def _corrected(intended: float | None, service_ms: float) -> float:
@@ -296,13 +389,14 @@ class GoldenPathUser(FastHttpUser):
         failure: GoldenPathFailure | None,
         close_code: int | None,
         run_id: str | None = None,
+        check: RunCheck | None = None,
     ) -> None:
         if self.cfg.connection != "per_iteration":
             return  # persistent users have no per-iteration login: their failed step has its row
         service_ms = (time.perf_counter() - t0) * 1000
         ms = self._corrected(intended, service_ms)
         self._fire(
-            "golden_path",
+            GOLDEN_PATH,
             intended or started,
             ms,
             failure,
@@ -310,4 +404,9 @@ class GoldenPathUser(FastHttpUser):
             close_code=close_code,
             failure_kind=failure.kind if failure else None,
             service_ms=service_ms,
+            msg_id=check.msg_id if check is not None else None,
         )
+
+
+def _run_id(check: RunCheck) -> str | None:
+    return next(iter(check.run_ids)) if len(check.run_ids) == 1 else None

@@ -63,6 +63,10 @@ class WsConnection:
 
     Both raise ClosedByServer when the server has closed the socket and the
     builtin TimeoutError when the timeout set by ``settimeout`` passes.
+
+    Messages read on the way to a close frame (by ``close``, or by a failed
+    send looking for the server's close) are kept in ``unread``, in order, for
+    the caller to check: ``take_unread`` hands them over. Nothing is dropped.
     """
 
     def __init__(
@@ -82,6 +86,12 @@ class WsConnection:
             options["socket"] = sock
         self._ws = websocket.create_connection(url, **options)
         self.close_code: int | None = None
+        self.unread: list[str] = []
+
+    def take_unread(self) -> list[str]:
+        """The messages read while looking for a close frame, oldest first (then forgotten)."""
+        frames, self.unread = self.unread, []
+        return frames
 
     def send_text(self, text: str) -> None:
         """Send one text frame; raises ClosedByServer if the server had closed the socket."""
@@ -108,7 +118,7 @@ class WsConnection:
         while True:
             opcode, data = self._next_frame()
             if opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
-                return data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+                return _text(data)
             if opcode == ABNF.OPCODE_CLOSE:
                 self.close_code = _close_code(data)
                 self._finish()
@@ -144,12 +154,14 @@ class WsConnection:
                     ws.pong(frame.data)
 
     def _read_close(self) -> int | None:
-        """Read, dropping messages, up to the server's close frame; record its code."""
+        """Read up to the server's close frame, keeping messages in ``unread``; record its
+        code."""
         while True:
             opcode, data = self._next_frame()
             if opcode == ABNF.OPCODE_CLOSE:
                 self.close_code = _close_code(data)
                 return self.close_code
+            self.unread.append(_text(data))
 
     def _finish(self) -> None:
         # Answer the server's close frame and drop the socket. (websocket-client's
@@ -161,17 +173,24 @@ class WsConnection:
             pass
         self._ws.shutdown()
 
-    def close(self) -> int | None:
-        """Close from our side; returns the code the server answered with, if it did."""
+    def close(self, timeout_s: float = 2.0) -> int | None:
+        """Close from our side; returns the code the server answered with, if it did.
+
+        Messages still arriving before the server's close frame go to ``unread``.
+        """
         if self.close_code is None:
             try:
                 self._ws.send_close(websocket.STATUS_NORMAL)
-                self._ws.settimeout(2)
+                self._ws.settimeout(timeout_s)
                 self._read_close()
             except Exception:  # noqa: S110 - a peer that never answers: code stays None
                 pass
         self._ws.shutdown()
         return self.close_code
+
+
+def _text(data: bytes | str) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else str(data)
 
 
 def _close_code(payload: bytes | str) -> int | None:

@@ -36,7 +36,7 @@ import numpy as np
 from analysis.compare import BETTER, INCONCLUSIVE, SAME, WORSE, Comparison, Thresholds, compare
 from analysis.errors import CorruptFileError
 from analysis.load import RunGroup
-from analysis.summarize import CLOSE_1011, Summary, qlabel, samples_for_bounded_ci, summarize
+from analysis.summarize import Summary, qlabel, samples_for_bounded_ci, summarize
 
 from .slo import COUNT, LATENCY, RATE, Criterion, Objective, Slo
 
@@ -231,11 +231,8 @@ def absolute_value(o: Objective, s: Summary, group: RunGroup) -> float:
         return float(s.isolation_violations)
     if m == "close_1011":
         # Every agent run counts, the ramp-up included (a 1011 during warm-up is still a
-        # defect), once: on its response row, as summarize counts isolation violations.
-        ev = s.all_events
-        is_response = ev["name"] == "response"
-        codes = ev.loc[is_response, "close_code"] if is_response.any() else ev["close_code"]
-        return float((codes == CLOSE_1011).sum())
+        # defect), once, by the counting rule every report uses.
+        return float(s.closes_1011)
     if m in ("mean", "max", "throughput_rps") or (m.startswith("p") and m[1:2].isdigit()):
         row = _row(s, str(o.request))
         if not row["samples"]:

@@ -1,4 +1,4 @@
-"""Write schema-valid synthetic results directories (schema_version 1).
+"""Write schema-valid synthetic results directories (the current schema_version).
 
 Tests and the benchmark use these instead of real load runs. Each iteration of
 a closed-model user gives five rows (login, ws_connect, ttfe, response,
@@ -15,22 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SCHEMA = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("user", pa.string()),
-        ("name", pa.string()),
-        ("type", pa.string()),
-        ("ms", pa.float64()),
-        ("service_ms", pa.float64()),
-        ("ok", pa.bool_()),
-        ("failure_kind", pa.string()),
-        ("close_code", pa.int32()),
-        ("worker", pa.string()),
-        ("run_id", pa.string()),
-        ("detail", pa.string()),
-    ]
-)
+from resultsformat import SCHEMA, SCHEMA_VERSION
+from resultsformat.schema import ADDED_IN_V2
 
 # name -> (Locust request type, median ms). golden_path is the sum of the others.
 STEPS = {
@@ -145,6 +131,8 @@ def make_events(
         "worker": _strings(np.zeros(size, np.int32), ["local"]),
         "run_id": pa.nulls(size, pa.string()),
         "detail": _strings(np.zeros(size, np.int32), ["synthetic failure"], mask=ok),
+        "msg_id": pa.nulls(size, pa.string()),
+        "prior_kind": pa.nulls(size, pa.string()),
     }
     return pa.table(columns, schema=SCHEMA)
 
@@ -156,7 +144,7 @@ def make_meta(
     duration_s: float = 60.0,
     rows: int = 0,
     model: str = "closed",
-    schema_version: Any = 1,
+    schema_version: Any = SCHEMA_VERSION,
     users: int = 20,
 ) -> dict[str, Any]:
     """A meta.json as the harness writes it when a run completes."""
@@ -186,7 +174,7 @@ def write_run(
     path: str | Path,
     *,
     factory_mode: str | None = "canonical",
-    schema_version: Any = 1,
+    schema_version: Any = SCHEMA_VERSION,
     parts: int = 0,
     model: str = "closed",
     **params: Any,
@@ -195,6 +183,8 @@ def write_run(
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     table = make_events(**params)
+    if schema_version == 1:  # as the harness wrote it before late-frame rows existed
+        table = table.drop_columns(list(ADDED_IN_V2))
     duration = float(params.get("duration_s", 60.0))
     if parts:
         (root / "events").mkdir(exist_ok=True)

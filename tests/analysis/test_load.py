@@ -25,7 +25,7 @@ from tests.analysis.synth import SCHEMA
 def test_load_run_types_and_elapsed(make_run: MakeRun) -> None:
     run = load_run(make_run("r1", seed=1, failure_rate=0.01, closes_1011=2))
     ev = run.events
-    assert run.meta["schema_version"] == 1
+    assert run.meta["schema_version"] == 2
     assert run.factory_mode == "canonical"
     assert str(ev["ts"].dtype) == "datetime64[us, UTC]"
     assert isinstance(ev["name"].dtype, pd.CategoricalDtype)
@@ -34,6 +34,16 @@ def test_load_run_types_and_elapsed(make_run: MakeRun) -> None:
     assert ev["elapsed_s"].min() == 0.0 and ev["elapsed_s"].max() <= 31
     assert len(ev) == run.meta["events_rows"]
     assert (ev["close_code"] == 1011).sum() == 4  # two rows (response + golden path) per close
+
+
+def test_a_version_1_run_reads_with_no_late_frames(make_run: MakeRun) -> None:
+    # runs recorded before late-frame rows existed have no msg_id or prior_kind column
+    old = load_run(make_run("v1", seed=4, closes_1011=2, schema_version=1), all_columns=True)
+    new = load_run(make_run("v2", seed=4, closes_1011=2), all_columns=True)
+    assert old.meta["schema_version"] == 1
+    assert list(old.events.columns) == list(new.events.columns)
+    assert old.events["msg_id"].isna().all() and old.events["prior_kind"].isna().all()
+    pd.testing.assert_frame_equal(old.events, new.events)
 
 
 def test_parts_read_like_merged(make_run: MakeRun) -> None:
@@ -82,7 +92,7 @@ def _bad(tmp_path: Path, make_run: MakeRun, case: str) -> tuple[Path, Path]:
         return run, run / "events.parquet"
     if case == "wrong schema_version":
         meta = json.loads((run / "meta.json").read_text())
-        meta["schema_version"] = 2
+        meta["schema_version"] = 99
         (run / "meta.json").write_text(json.dumps(meta))
         return run, run / "meta.json"
     if case == "corrupt meta":

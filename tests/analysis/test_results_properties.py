@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from analysis.errors import CorruptFileError, MissingFileError, ResultsError
 from analysis.load import load_group, load_run, read_meta, resolve_run_dirs
+from resultsformat import READABLE_VERSIONS
 from tests.analysis.synth import SCHEMA, make_events, make_meta
 
 PROPS = settings(
@@ -38,8 +39,18 @@ PROPS = settings(
 )
 # The cheap properties (small files, no pandas) get more examples.
 MANY = settings(PROPS, max_examples=100)
-NULLABLE = ("failure_kind", "close_code", "run_id", "detail")
-STRINGS = ("user", "name", "type", "failure_kind", "worker", "run_id", "detail")
+NULLABLE = ("failure_kind", "close_code", "run_id", "detail", "msg_id", "prior_kind")
+STRINGS = (
+    "user",
+    "name",
+    "type",
+    "failure_kind",
+    "worker",
+    "run_id",
+    "detail",
+    "msg_id",
+    "prior_kind",
+)
 
 
 @contextmanager
@@ -84,6 +95,8 @@ rows = st.lists(
         st.none() | texts,
         st.none() | st.integers(-(2**31), 2**31 - 1),
         texts,
+        st.none() | texts,
+        st.none() | texts,
         st.none() | texts,
         st.none() | texts,
     ),
@@ -173,7 +186,7 @@ def check_meta(raw: bytes) -> None:
         except ResultsError as exc:
             assert_names(exc, path)
         else:
-            assert isinstance(meta, dict) and meta["schema_version"] == 1
+            assert isinstance(meta, dict) and meta["schema_version"] in READABLE_VERSIONS
         # The whole run: the meta is checked first, or the (absent) events are named.
         exc = load_or_error(root)
         assert exc is not None
@@ -324,7 +337,7 @@ _STRING_TYPES = ["string", "large_string", "dict_int8", "null"]
 COMPATIBLE = {
     "ts": [f"ts_{unit}_{tz}" for unit in ("s", "ms", "us", "ns") for tz in ("UTC", "+00:00")],
     **{c: _STRING_TYPES for c in ("user", "name", "type", "failure_kind", "worker")},
-    **{c: _STRING_TYPES for c in ("run_id", "detail")},
+    **{c: _STRING_TYPES for c in ("run_id", "detail", "msg_id", "prior_kind")},
     "ms": ["float32", "float64", "null"],
     "service_ms": ["float32", "float64", "null"],
     "ok": ["bool", "null"],

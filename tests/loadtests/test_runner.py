@@ -18,6 +18,7 @@ import pytest
 
 from loadtests.embedded import EmbeddedBackend
 from tests.conftest import PASSWORD
+from tests.utils.golden import failed_rows
 
 
 def goldenpath(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -44,11 +45,14 @@ def fifty_users(
 @pytest.mark.slow
 def test_fifty_users_canonical_is_clean(tmp_path: Path) -> None:
     done, meta, events, out = fifty_users(tmp_path, "canonical")
-    assert meta["end_reason"] == "completed" and meta["schema_version"] == 1
+    assert meta["end_reason"] == "completed" and meta["schema_version"] == 2
     assert meta["events_rows"] == len(events) and meta["factory_mode"] == "canonical"
     paths = events[events["name"] == "golden_path"]
     assert len(paths) > 300, len(paths)
-    assert events["ok"].all(), events[~events["ok"]].head()
+    assert failed_rows(events).empty, failed_rows(events).head()
+    # the runs in flight when the load ended are recorded, one per user at most
+    cut = events[(events["name"] == "response") & (events["failure_kind"] == "interrupted")]
+    assert len(cut) <= 50
     assert (events["failure_kind"] == "isolation_violation").sum() == 0
     assert (events["close_code"] == 1011).sum() == 0
     assert set(events["name"]) == {"login", "ws_connect", "ttfe", "response", "golden_path"}
@@ -63,7 +67,7 @@ def test_fifty_users_canonical_is_clean(tmp_path: Path) -> None:
         assert (out / name).is_file(), name
     after = json.loads((out / "factory_metrics_after.json").read_text())
     assert after["active_engines_count"] == 0
-    assert "isolation violations: 0   1011 closes: 0" in done.stdout
+    assert "isolation violations 0 | 1011 closes 0" in done.stdout
 
 
 @pytest.mark.slow
@@ -184,10 +188,14 @@ def test_runs_slower_than_the_response_timeout_are_timeouts(
     meta, events = load(out)
     assert meta["end_reason"] == "completed"
     responses = events[events["name"] == "response"]
+    cut = responses["failure_kind"] == "interrupted"  # in flight when the load ended
+    assert cut.sum() <= 2
+    responses = responses[~cut]
     assert len(responses) >= 4, len(responses)
     shown = responses[["failure_kind", "detail", "close_code"]]
     assert (responses["failure_kind"] == "timeout").all(), shown
-    assert responses["close_code"].isna().all(), shown
+    # the harness closed the socket and the server answered normally: not a broken one (1006)
+    assert responses["close_code"].fillna(1000).isin([1000, 1001]).all(), shown
     assert responses["detail"].str.contains("of 5 events before the timeout").all(), shown
 
 
@@ -260,7 +268,7 @@ def test_run_against_host_with_a_users_csv(
     meta, events = load(out)
     assert meta["target"] == canonical_backend.url and meta["embedded_backend"] is False
     assert meta["factory_mode"] == "canonical"  # asked of /ready
-    assert set(events["user"]) == {"load7", "load8"} and events["ok"].all()
+    assert set(events["user"]) == {"load7", "load8"} and failed_rows(events).empty
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,46 @@
+"""The results format: what a load run writes, what every reader reads, and the one counting rule.
+
+``loadtests`` writes results directories and ``analysis`` reads them; neither
+imports the other. What both must agree on lives here, once: the event
+schema, the failure kinds and their precedence, and how failures are counted
+(:mod:`resultsformat.counting`). ``results/README.md`` documents the format
+for readers in other languages.
+"""
+
+from __future__ import annotations
+
+from resultsformat.counting import RunCounts, count_runs, requests_by_name
+from resultsformat.schema import (
+    DEFECT_KINDS,
+    FAILURE_KINDS,
+    GOLDEN_PATH,
+    ITERATION,
+    LATE_FRAME,
+    NOT_REQUEST_KINDS,
+    OK,
+    READABLE_VERSIONS,
+    RESPONSE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    is_request,
+    precedence,
+)
+
+__all__ = [
+    "DEFECT_KINDS",
+    "FAILURE_KINDS",
+    "GOLDEN_PATH",
+    "ITERATION",
+    "LATE_FRAME",
+    "NOT_REQUEST_KINDS",
+    "OK",
+    "READABLE_VERSIONS",
+    "RESPONSE",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "RunCounts",
+    "count_runs",
+    "is_request",
+    "precedence",
+    "requests_by_name",
+]
