@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from analysis.cli import report_main
+from analysis.cli import calibrate_main, report_main
 
-VERBS = {"report": report_main}
+VERBS = {"report": report_main, "calibrate": calibrate_main}
 
 
 def main(argv: list[str] | None = None) -> int:

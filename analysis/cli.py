@@ -81,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="smallest relative change that matters (default 0.05 = 5%%)",
     )  # fmt: skip
     parser.add_argument(
-        "--run-cv", type=float, default=0.05, metavar="FRACTION",
-        help="run-to-run variation assumed for a side with a single run (default 0.05; "
-        "0 trusts one run fully; repeated runs measure it instead)",
+        "--calibration", type=Path, metavar="FILE",
+        help="run-to-run noise measured on this machine (goldenpath calibrate); default: the "
+        "calibration shipped with goldenpath",
     )  # fmt: skip
     parser.add_argument(
         "--fail-on-worse", action="store_true", help="exit 1 when the verdict is worse"
@@ -106,6 +106,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    from analysis.calibration import Calibration
     from analysis.compare import WORSE, Comparison, Thresholds, compare
     from analysis.errors import ResultsError
     from analysis.load import load_group
@@ -118,11 +119,8 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     except ValueError:
         print(f"{PROG}: error: --warmup: expected auto, none or seconds", file=sys.stderr)
         return 2
-    if not 0.5 <= args.confidence < 1 or args.min_change < 0 or args.run_cv < 0:
-        print(
-            f"{PROG}: error: --confidence in [0.5, 1), --min-change >= 0, --run-cv >= 0",
-            file=sys.stderr,
-        )
+    if not 0.5 <= args.confidence < 1 or args.min_change < 0:
+        print(f"{PROG}: error: --confidence in [0.5, 1), --min-change >= 0", file=sys.stderr)
         return 2
 
     tty = sys.stderr.isatty()
@@ -132,6 +130,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
         in_place=tty,
     )
     try:
+        cal = Calibration.load(args.calibration) if args.calibration else None
         cand = load_group(args.candidate, progress=progress)
         base = load_group(args.baseline, progress=progress) if args.baseline else None
         progress(f"summarizing candidate ({sum(len(r.events) for r in cand.runs):,} rows)")
@@ -141,12 +140,8 @@ def report_main(argv: Sequence[str] | None = None) -> int:
             progress(f"summarizing baseline ({sum(len(r.events) for r in base.runs):,} rows)")
             sb = summarize(base, warmup=warmup, confidence=args.confidence)
             progress("comparing")
-            th = Thresholds(
-                confidence=args.confidence,
-                min_rel_change=args.min_change,
-                single_run_cv=args.run_cv,
-            )
-            result = compare(sb, sc, thresholds=th)
+            th = Thresholds(confidence=args.confidence, min_rel_change=args.min_change)
+            result = compare(sb, sc, thresholds=th, calibration=cal)
         md, page = write_report(result, args.out, progress=progress)
     except ResultsError as exc:
         progress.clear()
@@ -163,6 +158,57 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {page}")
     if isinstance(result, Comparison) and result.verdict == WORSE and args.fail_on_worse:
         return 1
+    return 0
+
+
+CALIBRATE_PROG = "goldenpath calibrate"
+
+
+def calibrate_main(argv: Sequence[str] | None = None) -> int:
+    """``goldenpath calibrate --build DIR [--build DIR] --out FILE``: measure run-to-run noise."""
+    parser = _Parser(
+        prog=CALIBRATE_PROG,
+        description=(
+            "Measure run-to-run noise on this machine from repeated runs of one build (each "
+            "--build is a directory of its runs; give several builds to pool them, e.g. "
+            "canonical and legacy: only runs that fail show how rates vary), and write the "
+            "calibration that goldenpath report and gate take as --calibration."
+        ),
+    )
+    parser.add_argument(
+        "--build", action="append", required=True, type=Path, metavar="DIR",
+        help="a directory of at least 2 runs of one build (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE")
+    parser.add_argument("--warmup", default="auto", metavar="auto|none|SECONDS")
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+    from analysis.calibration import calibrate
+    from analysis.errors import ResultsError
+    from analysis.load import load_group
+    from analysis.steady import parse_warmup
+    from analysis.summarize import summarize
+
+    try:
+        warmup = parse_warmup(args.warmup)
+    except ValueError:
+        print(f"{CALIBRATE_PROG}: error: --warmup: expected auto, none or seconds", file=sys.stderr)
+        return 2
+    try:
+        builds = [summarize(load_group(d), warmup=warmup) for d in args.build]
+        cal = calibrate(builds, source=str(args.out))
+        cal.write(args.out)
+    except (ResultsError, ValueError) as exc:  # unusable runs, or too few of them
+        print(f"{CALIBRATE_PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{CALIBRATE_PROG}: error: cannot write {args.out}: {exc}", file=sys.stderr)
+        return 2
+    print(cal.describe())
+    print(f"wrote {args.out}")
     return 0
 
 

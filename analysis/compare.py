@@ -1,43 +1,48 @@
 """Compare a candidate with a baseline (two runs, or two groups of repeated runs).
 
-Every metric gets a relative change with a confidence interval, p-values and
-one of four verdicts. The rule (documented in the report too):
+Every metric gets a relative change with a confidence interval, a p-value and
+one of five verdicts (:class:`Verdict`). The rule (documented in the report too):
 
+* **Uncertainty comes from run-to-run noise.** Rows of one run are not
+  independent, so a metric is only as certain as it is stable between runs of
+  one build. That noise is measured: from a side's own repeated runs, pooled
+  with a calibration (:mod:`analysis.calibration`: ``goldenpath calibrate``, or
+  the one shipped with goldenpath). A percentile's or throughput's standard
+  error is the larger of the run-to-run one, ``sd * sqrt(1/k_b + 1/k_c)`` for
+  k runs per side, and the within-run one (an exact bootstrap of the order
+  statistic); a rate's is the binomial one times the square root of the
+  measured dispersion. Tests and intervals use Student's t with the noise
+  estimate's degrees of freedom. Where no noise is known (one run per side and
+  nothing calibrated for that metric) the metric is *inconclusive*.
 * **worse / better** needs *both* statistical significance *and* a practical
-  effect. Significant: the change's confidence interval excludes 0 *and* the
-  metric's p-value is below alpha / m (Bonferroni over the m metrics tested,
+  effect. Significant: p below alpha / m (Bonferroni over the m metrics tested,
   family-wise alpha = 0.05), so a report with 40 metrics does not cry wolf.
-  Latency p-values are the smaller of Mann-Whitney U and Kolmogorov-Smirnov,
-  doubled (two tests). Practical: |relative change| >= 5% and |change| >= 0.1
-  IQR (latency; the IQR of both sides averaged), or >= 0.1 percentage point
-  (failure rates). With repeated runs, the interval also carries the
-  run-to-run variance of the per-run statistic, and the change must exceed the
-  largest spread between repeated runs of one build.
-* **no detectable change**: the interval lies inside the practical threshold
-  (any change is too small to matter), or the change is significant but below
-  the threshold.
-* **inconclusive**: too few samples to tell; the report says roughly how many
-  more per side would decide (interval width scales as 1/sqrt(n)).
+  Practical: |relative change| >= 5%, >= 0.1 IQR and >= 1 ms (latency), or
+  >= 0.1 percentage point (failure rates).
+* **negligible**: significant, but below the practical threshold.
+* **no detectable change**: not significant (the interval includes 0) and the
+  estimate is below the practical threshold.
+* **inconclusive**: not significant, and the estimate or the interval reaches
+  past the threshold; the table says about how many more runs per side would
+  decide it (the standard error shrinks as 1/sqrt(runs)).
 
 Isolation violations and 1011 closes are zero-tolerance defects: present on
 one side only is worse (or better) regardless of the counts.
-
-Intervals for a latency quantile's relative change come from a bootstrap that
-never resamples the rows: the k-th order statistic of a bootstrap resample of
-n sorted values is ``x[ceil(n * U) - 1]`` with ``U ~ Beta(k, n - k + 1)``, so
-2,000 exact bootstrap draws cost 2,000 look-ups, whatever n is.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.calibration import Calibration, Noise, default_calibration, dispersion, rate_table
 from analysis.load import Run, RunGroup
 from analysis.steady import Warmup
 from analysis.summarize import (
@@ -52,13 +57,27 @@ from analysis.summarize import (
     summarize,
 )
 
-BETTER = "better"
-WORSE = "worse"
-SAME = "no detectable change"
-INCONCLUSIVE = "inconclusive"
-VERDICTS = (WORSE, BETTER, INCONCLUSIVE, SAME)
+
+class Verdict(StrEnum):
+    """The words of a comparison, the same in report.md, report.html and verdict.json."""
+
+    WORSE = "worse"
+    BETTER = "better"
+    NEGLIGIBLE = "negligible"
+    SAME = "no detectable change"
+    INCONCLUSIVE = "inconclusive"
+
+
+WORSE, BETTER, NEGLIGIBLE, SAME, INCONCLUSIVE = (
+    Verdict.WORSE,
+    Verdict.BETTER,
+    Verdict.NEGLIGIBLE,
+    Verdict.SAME,
+    Verdict.INCONCLUSIVE,
+)
+VERDICTS = tuple(Verdict)
 COMPARE_QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 0.999)
-_MAX_MORE_FACTOR = 1000.0
+MAX_MORE_RUNS = 100
 
 
 @dataclass(frozen=True)
@@ -68,11 +87,6 @@ class Thresholds:
     min_rel_change: float = 0.05  # |relative change| for latency and throughput
     min_effect_iqr: float = 0.1  # |change| in units of the (averaged) IQR
     min_rate_change: float = 0.001  # failure rates: 0.1 percentage point, absolute
-    # Run-to-run variation of a latency statistic that one run cannot show:
-    # assumed for a side with a single run (coefficient of variation), measured
-    # for a side with repeated runs. On a shared 2-core machine two runs of one
-    # build differed by up to 20% at p50; 5% keeps a 20 ms slowdown decisive.
-    single_run_cv: float = 0.05
     # Below a millisecond, scheduler jitter on a loaded machine is as large as the change.
     min_abs_change_ms: float = 1.0
     alpha: float = 0.05  # family-wise, Bonferroni over the metrics tested
@@ -89,12 +103,13 @@ class Comparison:
     baseline: Summary
     candidate: Summary
     metrics: pd.DataFrame
-    verdict: str
+    verdict: Verdict
     headline: str
     notes: list[str]
     thresholds: Thresholds
     alpha_per_metric: float
     primary: str
+    calibration: Calibration = field(default_factory=Calibration)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def metric(self, name: str, metric: str) -> pd.Series:
@@ -138,10 +153,13 @@ def mann_whitney_p(b: np.ndarray, c: np.ndarray) -> float:
 
 
 def ks_p(b: np.ndarray, c: np.ndarray) -> float:
-    """Two-sided two-sample Kolmogorov-Smirnov p-value."""
+    """Two-sided two-sample Kolmogorov-Smirnov p-value (exact when scipy can, else the
+    asymptotic one: scipy falls back by itself, and says so in a warning we expect)."""
     if b.size == 0 or c.size == 0:
         return np.nan
-    return float(stats.ks_2samp(b, c).pvalue)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "ks_2samp: Exact calculation unsuccessful")
+        return float(stats.ks_2samp(b, c).pvalue)
 
 
 def bootstrap_quantile(x: np.ndarray, q: float, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -158,23 +176,89 @@ def _iqr(x: np.ndarray) -> float:
     return float(q3 - q1)
 
 
-def _more_samples(
-    n: int, half_width: float, estimate: float, threshold: float, z_ratio: float
-) -> int:
-    """Extra samples per side that would shrink the interval enough to decide.
+# --- run-to-run noise ----------------------------------------------------------------
 
-    Deciding means either "no change" (interval inside +-threshold) or a
-    significant change (interval off 0 at the per-metric alpha: ``z_ratio`` is
-    z(confidence) / z(alpha per metric)); whichever needs fewer samples.
-    """
-    a = abs(estimate)
-    target = max(threshold - a, a * z_ratio)
-    if not np.isfinite(half_width) or half_width <= 0:
-        return 0
-    if target <= 0:
-        return int(n * _MAX_MORE_FACTOR)
-    factor = min((half_width / target) ** 2, _MAX_MORE_FACTOR)
-    return max(1, int(np.ceil(n * (factor - 1))))
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """What a comparison knows of run-to-run noise: each side's repeated runs and a
+    calibration, pooled by degrees of freedom."""
+
+    baseline: Summary
+    candidate: Summary
+    calibration: Calibration
+    dispersion: Noise | None  # of rates: the sides' repeated runs pooled with the calibration
+
+    @classmethod
+    def of(cls, sb: Summary, sc: Summary, calibration: Calibration) -> NoiseModel:
+        tables = [rate_table(s) for s in (sb, sc) if len(s.runs) > 1]
+        own = dispersion(tables)
+        cal = calibration.dispersion
+        return cls(sb, sc, calibration, own.pooled(cal) if own else cal)
+
+    @property
+    def runs(self) -> tuple[int, int]:
+        return len(self.baseline.runs), len(self.candidate.runs)
+
+    def _own(self, values: list[np.ndarray]) -> Noise | None:
+        """Pooled SD of log per-run values within each side that has repeated runs."""
+        pooled: Noise | None = None
+        for v in values:
+            v = v[np.isfinite(v) & (v > 0)]
+            if v.size >= 2:
+                n = Noise(float(np.log(v).std(ddof=1)), int(v.size - 1))
+                pooled = n.pooled(pooled)
+        return pooled
+
+    def latency(self, name: str, label: str) -> Noise | None:
+        values = []
+        for s in (self.baseline, self.candidate):
+            if label in s.per_run and name in s.per_run.index.get_level_values("name"):
+                values.append(s.per_run.xs(name, level="name")[label].to_numpy(dtype=float))
+        return _pool(self._own(values), self.calibration.latency_noise(name, label))
+
+    def throughput(self) -> Noise | None:
+        values = [_run_throughput(s) for s in (self.baseline, self.candidate)]
+        return _pool(self._own(values), self.calibration.throughput)
+
+
+def _pool(own: Noise | None, cal: Noise | None) -> Noise | None:
+    return own.pooled(cal) if own is not None else cal
+
+
+def _run_throughput(s: Summary) -> np.ndarray:
+    """Requests per second of each run's steady state (dropped and interrupted left out)."""
+    if s.per_run.empty:
+        return np.empty(0)
+    requests = s.per_run.groupby(level="run", observed=True)["requests"].sum()
+    seconds = s.run_seconds.reindex(requests.index).to_numpy(dtype=float)
+    return np.asarray(requests.to_numpy(dtype=float) / seconds)
+
+
+def _t_test(
+    row: dict[str, Any], est: float, se: float, df: int, th: Thresholds, on_log: bool
+) -> None:
+    """Fill the p-value and the interval of ``est`` (a log ratio, or a difference)."""
+    df = max(1, df)
+    t = abs(est) / se if se > 0 else (np.inf if est else 0.0)
+    p = float(2 * stats.t.sf(t, df)) if np.isfinite(t) else 0.0
+    row["p_value"] = max(p, row["p_value"]) if np.isfinite(row["p_value"]) else p
+    half = float(stats.t.ppf(0.5 + th.confidence / 2, df)) * se
+    lo, hi = est - half, est + half
+    if on_log:
+        row["change_lo"], row["change_hi"] = float(np.exp(lo) - 1), float(np.exp(hi) - 1)
+    else:
+        row["diff_lo"], row["diff_hi"] = lo, hi
+    row["_est"], row["_se"], row["_df"] = est, se, df
+
+
+def _no_noise(row: dict[str, Any], model: NoiseModel, what: str) -> None:
+    row["verdict"] = INCONCLUSIVE
+    row["more_runs"] = max(0, 2 - min(model.runs))
+    row["note"] = (
+        f"one run per side and no calibration of {what}: run-to-run noise unknown "
+        "(repeat the runs, or give --calibration)"
+    )
 
 
 # --- the comparison ------------------------------------------------------------------
@@ -201,21 +285,27 @@ def _row(**kw: Any) -> dict[str, Any]:
         "effect_iqr": np.nan,
         "n_baseline": 0,
         "n_candidate": 0,
+        "noise": np.nan,  # run-to-run SD of the log (latency, throughput) or phi (rates)
+        "noise_df": np.nan,
         "verdict": "",
         "more_samples": np.nan,
+        "more_runs": np.nan,
         "note": "",
         "_kind": "",  # how to judge: quantile / rate / defect / throughput / fixed
-        "_spread": 0.0,  # run-to-run spread (ms) the change must exceed
+        "_est": np.nan,
+        "_se": np.nan,
+        "_df": 0,
     }
     base.update(kw)
     return base
 
 
 def _latency_rows(
-    sb: Summary, sc: Summary, th: Thresholds, quantiles: Sequence[float], primary: str
+    model: NoiseModel, th: Thresholds, quantiles: Sequence[float], primary: str
 ) -> list[dict[str, Any]]:
+    sb, sc = model.baseline, model.candidate
+    k_b, k_c = model.runs
     rows = []
-    z = stats.norm.ppf(0.5 + th.confidence / 2)
     names = [n for n in sb.latency.index if n in sc.latency.index]
     names += [n for n in sc.latency.index if n not in sb.latency.index]
     names += [n for n in sb.latency.index if n not in names]
@@ -257,54 +347,23 @@ def _latency_rows(
             row["effect_iqr"] = (qc - qb) / iqr if iqr > 0 else (0.0 if qc == qb else np.inf)
             db = bootstrap_quantile(b, q, th.bootstrap, rng)
             dc = bootstrap_quantile(c, q, th.bootstrap, rng)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = dc / db
             lo_p, hi_p = 50 - 50 * th.confidence, 50 + 50 * th.confidence
-            row["change_lo"], row["change_hi"] = np.nanpercentile(ratio, [lo_p, hi_p]) - 1
             row["diff_lo"], row["diff_hi"] = np.percentile(dc - db, [lo_p, hi_p])
-            spread = _run_spread(sb, sc, name, lab, th.single_run_cv)
-            if spread is not None and qb > 0 and qc > 0:
-                var_between, rng_ms = spread
-                log_draws = np.log(ratio[np.isfinite(ratio) & (ratio > 0)])
-                se = np.sqrt(log_draws.var() + var_between)
-                centre = np.log(qc / qb)
-                row["change_lo"] = float(np.exp(centre - z * se) - 1)
-                row["change_hi"] = float(np.exp(centre + z * se) - 1)
-                row["_spread"] = rng_ms
-                # Rank tests treat rows as independent; with run-to-run variation in
-                # the picture, the change is only as significant as it is against it.
-                p_between = float(2 * stats.norm.sf(abs(centre) / se)) if se > 0 else 0.0
-                row["p_value"] = max(row["p_value"], p_between)
+            noise = model.latency(name, lab)
+            if qb <= 0 or qc <= 0:
+                row["verdict"], row["note"] = INCONCLUSIVE, "a percentile of 0 ms has no ratio"
+            elif noise is None:
+                _no_noise(row, model, f"{name} {lab}")
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    logs = np.log(dc / db)
+                var_within = float(logs[np.isfinite(logs)].var())
+                var_runs = noise.value**2 * (1 / k_b + 1 / k_c)
+                row["noise"], row["noise_df"] = noise.value, noise.df
+                se = float(np.sqrt(max(var_runs, var_within)))
+                _t_test(row, float(np.log(qc / qb)), se, noise.df, th, on_log=True)
             rows.append(row)
     return rows
-
-
-def _run_spread(
-    sb: Summary, sc: Summary, name: str, lab: str, single_run_cv: float
-) -> tuple[float, float] | None:
-    """Between-run variance of log(statistic)/k summed over sides, and the widest range.
-
-    A side with one run adds the assumed ``single_run_cv`` squared, plus the
-    spread between its time batches.
-    """
-    var, widest, found = 0.0, 0.0, False
-    for s in (sb, sc):
-        if len(s.runs) == 1 and single_run_cv > 0:
-            var += single_run_cv**2
-            found = True
-        if s.per_run.empty or lab not in s.per_run:
-            continue
-        try:
-            vals = s.per_run.xs(name, level="name")[lab].to_numpy(dtype=float)
-        except KeyError:
-            continue
-        vals = vals[np.isfinite(vals) & (vals > 0)]
-        if vals.size < 2:
-            continue
-        found = True
-        var += float(np.log(vals).var(ddof=1)) / vals.size
-        widest = max(widest, float(vals.max() - vals.min()))
-    return (var, widest) if found else None
 
 
 def _rate_row(
@@ -317,6 +376,7 @@ def _rate_row(
     kc: int,
     nc: int,
     th: Thresholds,
+    model: NoiseModel,
     zero_tolerance: bool = False,
 ) -> dict[str, Any]:
     row = _row(section=section, name=name, metric=metric, unit="rate", _kind="rate")
@@ -330,28 +390,37 @@ def _rate_row(
     row["baseline"], row["candidate"] = pb, pc
     row["diff"] = pc - pb
     row["change"] = pc / pb - 1 if pb > 0 else (0.0 if pc == 0 else np.inf)
-    # Agresti-Caffo interval for a difference of proportions (add one success and failure).
-    z = stats.norm.ppf(0.5 + th.confidence / 2)
-    ab, ac = (kb + 1) / (nb + 2), (kc + 1) / (nc + 2)
-    se = np.sqrt(ab * (1 - ab) / (nb + 2) + ac * (1 - ac) / (nc + 2))
-    row["diff_lo"], row["diff_hi"] = (ac - ab) - z * se, (ac - ab) + z * se
     if kb == 0 and kc == 0:
         row["p_value"] = 1.0
         row["_kind"] = "fixed"
         row["verdict"] = SAME
         row["note"] = "none on either side"
-    else:
-        row["p_value"] = float(stats.fisher_exact([[kb, nb - kb], [kc, nc - kc]]).pvalue)
+        return row
     if zero_tolerance and (kb == 0) != (kc == 0):
         row["_kind"] = "fixed"
+        row["p_value"] = float(stats.fisher_exact([[kb, nb - kb], [kc, nc - kc]]).pvalue)
         row["verdict"] = WORSE if kc > 0 else BETTER
         row["note"] = "zero tolerance: present on one side only"
-    elif zero_tolerance:
+        return row
+    if zero_tolerance:
         row["_kind"] = "defect"
+    phi = model.dispersion
+    if phi is None:
+        _no_noise(row, model, "rates (no calibration run failed anything)")
+        return row
+    # Agresti-Caffo interval for a difference of proportions (add one success and failure),
+    # widened by the measured dispersion of rates between runs.
+    ab, ac = (kb + 1) / (nb + 2), (kc + 1) / (nc + 2)
+    se = np.sqrt(phi.value * (ab * (1 - ab) / (nb + 2) + ac * (1 - ac) / (nc + 2)))
+    row["noise"], row["noise_df"] = phi.value, phi.df
+    _t_test(row, ac - ab, float(se), phi.df, th, on_log=False)
+    row["diff_lo"] += pc - pb - (ac - ab)  # centred on the observed difference
+    row["diff_hi"] += pc - pb - (ac - ab)
     return row
 
 
-def _failure_rows(sb: Summary, sc: Summary, th: Thresholds) -> list[dict[str, Any]]:
+def _failure_rows(model: NoiseModel, th: Thresholds) -> list[dict[str, Any]]:
+    sb, sc = model.baseline, model.candidate
     rows = []
     for name in sb.latency.index.union(sc.latency.index, sort=False):
         nb = int(sb.latency["requests"].get(name, 0))
@@ -361,77 +430,37 @@ def _failure_rows(sb: Summary, sc: Summary, th: Thresholds) -> list[dict[str, An
         kb = int(sb.latency["failed"].get(name, 0))
         kc = int(sc.latency["failed"].get(name, 0))
         rows.append(
-            _rate_row(
-                section="failures",
-                name=name,
-                metric="failure rate",
-                kb=kb,
-                nb=nb,
-                kc=kc,
-                nc=nc,
-                th=th,
-            )
-        )
+            _rate_row(section="failures", name=name, metric="failure rate",
+                      kb=kb, nb=nb, kc=kc, nc=nc, th=th, model=model)
+        )  # fmt: skip
     # Defects and failure kinds per agent run (the counting rule), over the runs judged
     # (interrupted runs were cut by the end of the load, not by the backend).
     nb, nc = sb.runs_counted.judged, sc.runs_counted.judged
-    kinds_b, kinds_c = sb.failure_kinds, sc.failure_kinds
-    rows.append(
-        _rate_row(
-            section="defects",
-            name="all",
-            metric="isolation violations",
-            kb=sb.isolation_violations,
-            nb=nb,
-            kc=sc.isolation_violations,
-            nc=nc,
-            th=th,
-            zero_tolerance=True,
-        )
-    )
-    rows.append(
-        _rate_row(
-            section="defects",
-            name="all",
-            metric=f"{CLOSE_1011} closes",
-            kb=sb.closes_1011,
-            nb=nb,
-            kc=sc.closes_1011,
-            nc=nc,
-            th=th,
-            zero_tolerance=True,
-        )
-    )
+    for metric, kb, kc in (
+        ("isolation violations", sb.isolation_violations, sc.isolation_violations),
+        (f"{CLOSE_1011} closes", sb.closes_1011, sc.closes_1011),
+    ):
+        rows.append(
+            _rate_row(section="defects", name="all", metric=metric, kb=kb, nb=nb, kc=kc,
+                      nc=nc, th=th, model=model, zero_tolerance=True)
+        )  # fmt: skip
     it_b = sb.latency["requests"].get("iteration", 0) + sb.dropped_iterations
     it_c = sc.latency["requests"].get("iteration", 0) + sc.dropped_iterations
     if it_b or it_c:
         rows.append(
-            _rate_row(
-                section="defects",
-                name="iteration",
-                metric="dropped iterations",
-                kb=sb.dropped_iterations,
-                nb=int(it_b),
-                kc=sc.dropped_iterations,
-                nc=int(it_c),
-                th=th,
-            )
-        )
+            _rate_row(section="defects", name="iteration", metric="dropped iterations",
+                      kb=sb.dropped_iterations, nb=int(it_b), kc=sc.dropped_iterations,
+                      nc=int(it_c), th=th, model=model)
+        )  # fmt: skip
+    kinds_b, kinds_c = sb.failure_kinds, sc.failure_kinds
     for kind in kinds_b.index.union(kinds_c.index, sort=False):
         if kind in (ISOLATION, DROPPED):
             continue
         rows.append(
-            _rate_row(
-                section="failure kinds",
-                name="all",
-                metric=str(kind),
-                kb=int(kinds_b.get(kind, 0)),
-                nb=nb,
-                kc=int(kinds_c.get(kind, 0)),
-                nc=nc,
-                th=th,
-            )
-        )
+            _rate_row(section="failure kinds", name="all", metric=str(kind),
+                      kb=int(kinds_b.get(kind, 0)), nb=nb, kc=int(kinds_c.get(kind, 0)),
+                      nc=nc, th=th, model=model)
+        )  # fmt: skip
     return rows
 
 
@@ -456,7 +485,8 @@ def window_throughput(s: Summary, window_s: float) -> np.ndarray:
     return np.concatenate(out) if out else np.empty(0)
 
 
-def _throughput_row(sb: Summary, sc: Summary, th: Thresholds) -> dict[str, Any]:
+def _throughput_row(model: NoiseModel, th: Thresholds) -> dict[str, Any]:
+    sb, sc = model.baseline, model.candidate
     row = _row(
         section="throughput",
         name="all",
@@ -480,72 +510,82 @@ def _throughput_row(sb: Summary, sc: Summary, th: Thresholds) -> dict[str, Any]:
     row["baseline"], row["candidate"] = mb, mc
     row["diff"] = mc - mb
     row["change"] = mc / mb - 1 if mb > 0 else np.nan
-    z = stats.norm.ppf(0.5 + th.confidence / 2)
-    se_b, se_c = b.std(ddof=1) / np.sqrt(b.size), c.std(ddof=1) / np.sqrt(c.size)
-    se_r = np.sqrt((se_c / mb) ** 2 + (mc * se_b / mb**2) ** 2) if mb > 0 else np.nan
-    row["change_lo"], row["change_hi"] = row["change"] - z * se_r, row["change"] + z * se_r
-    se_d = np.hypot(se_b, se_c)
-    row["diff_lo"], row["diff_hi"] = row["diff"] - z * se_d, row["diff"] + z * se_d
     row["mwu_p"], row["ks_p"] = mann_whitney_p(b, c), ks_p(b, c)
     row["p_value"] = min(1.0, 2 * min(row["mwu_p"], row["ks_p"]))
     iqr = (_iqr(b) + _iqr(c)) / 2
     row["effect_iqr"] = row["diff"] / iqr if iqr > 0 else np.nan
+    noise = model.throughput()
+    if mb <= 0 or mc <= 0:
+        row["verdict"], row["note"] = INCONCLUSIVE, "no throughput on one side"
+    elif noise is None:
+        _no_noise(row, model, "throughput")
+    else:
+        # windows within a run: their spread is the within-run uncertainty of the mean
+        var_within = (b.var(ddof=1) / b.size) / mb**2 + (c.var(ddof=1) / c.size) / mc**2
+        var_runs = noise.value**2 * (1 / len(sb.runs) + 1 / len(sc.runs))
+        row["noise"], row["noise_df"] = noise.value, noise.df
+        se = float(np.sqrt(max(var_runs, var_within)))
+        _t_test(row, float(np.log(mc / mb)), se, noise.df, th, on_log=True)
     return row
 
 
-def _judge(row: dict[str, Any], th: Thresholds, alpha_m: float) -> None:
-    """Fill ``verdict``, ``more_samples`` and ``note`` for a row not yet judged."""
+def _more_runs(
+    row: dict[str, Any], model: NoiseModel, th: Thresholds, alpha_m: float, thr: float
+) -> int:
+    """Runs per side that would decide an inconclusive metric: shrink the standard error
+    (as 1/sqrt(runs)) until the estimate is significant or the interval fits inside the
+    threshold, whichever comes first; capped at ``MAX_MORE_RUNS``."""
+    est, se, df = abs(row["_est"]), row["_se"], row["_df"]
+    if not (np.isfinite(se) and se > 0):
+        return 0
+    k = min(model.runs)
+    t_sig = stats.t.ppf(1 - alpha_m / 2, max(1, df))
+    t_ci = stats.t.ppf(0.5 + th.confidence / 2, max(1, df))
+    targets = [est / t_sig] + ([(thr - est) / t_ci] if thr > est else [])
+    best = max(targets)
+    if best <= 0:
+        return MAX_MORE_RUNS
+    runs = int(np.ceil(k * (se / best) ** 2))
+    return int(min(MAX_MORE_RUNS, max(1, runs - k)))
+
+
+def _judge(row: dict[str, Any], th: Thresholds, alpha_m: float, model: NoiseModel) -> None:
+    """Fill ``verdict``, ``more_runs`` and ``note`` for a row not yet judged."""
     if row["verdict"]:
         return
     kind = row["_kind"]
     if kind in ("rate", "defect"):
-        est, lo, hi = row["diff"], row["diff_lo"], row["diff_hi"]
+        est = row["diff"]
         thr = th.min_rate_change if kind == "rate" else 0.0
         practical = abs(est) >= thr and (kind == "rate" or abs(row["change"]) >= th.min_rel_change)
-        n = min(row["n_baseline"], row["n_candidate"])
+        thr_est = thr  # the t-test ran on the difference itself
     else:
-        est, lo, hi = row["change"], row["change_lo"], row["change_hi"]
+        est = row["change"]
         thr = th.min_rel_change
         eff = row["effect_iqr"]
         # An IQR of 0 gives an infinite effect; no IQR (NaN) leaves the relative rule alone.
         practical = abs(est) >= thr and (np.isnan(eff) or abs(eff) >= th.min_effect_iqr)
         if kind == "quantile":
             practical = practical and abs(row["diff"]) >= th.min_abs_change_ms
-        n = min(row["n_baseline"], row["n_candidate"])
+        thr_est = float(np.log1p(thr))  # the t-test ran on the log of the ratio
     if not np.isfinite(est):
         row["verdict"] = INCONCLUSIVE
         row["note"] = "no finite estimate"
         return
-    off_zero = lo > 0 or hi < 0
-    significant = off_zero and row["p_value"] < alpha_m
+    significant = row["p_value"] < alpha_m
     up = est > 0
     worse = up if row["lower_is_better"] else not up
-    if significant and practical:
-        if abs(row["diff"]) <= row["_spread"]:
-            row["verdict"] = INCONCLUSIVE
-            row["note"] = "change within the run-to-run spread (or, for one run, the spread "
-            row["note"] += "between its time batches); more runs would decide"
-            return
-        row["verdict"] = WORSE if worse else BETTER
-        return
-    inside = thr > 0 and -thr < lo and hi < thr
-    if inside:
-        row["verdict"] = SAME
-        return
     if significant:
-        row["verdict"] = SAME
-        row["note"] = "significant but below the practical threshold"
+        row["verdict"] = (WORSE if worse else BETTER) if practical else NEGLIGIBLE
+        if not practical:
+            row["note"] = "significant, but below the practical threshold"
         return
-    if thr > 0 and abs(est) < thr:
+    if abs(est) < thr:
         row["verdict"] = SAME
-        row["note"] = "not significant, and the estimate is below the practical threshold"
         return
     row["verdict"] = INCONCLUSIVE
-    z_ratio = stats.norm.ppf(0.5 + th.confidence / 2) / stats.norm.ppf(1 - alpha_m / 2)
-    row["more_samples"] = _more_samples(n, (hi - lo) / 2, est, thr, z_ratio)
-    row["note"] = "interval too wide to tell"
-    if kind == "throughput":
-        row["note"] += f" (samples are {row['window_s']:g} s windows)"
+    row["more_runs"] = _more_runs(row, model, th, alpha_m, thr_est)
+    row["note"] = "not significant, and it may be as large as the threshold"
 
 
 def compare(
@@ -555,22 +595,30 @@ def compare(
     warmup: Warmup = "auto",
     thresholds: Thresholds | None = None,
     quantiles: Sequence[float] = COMPARE_QUANTILES,
+    calibration: Calibration | None = None,
 ) -> Comparison:
-    """Compare ``candidate`` with ``baseline``: per-metric table and a headline verdict."""
+    """Compare ``candidate`` with ``baseline``: per-metric table and a headline verdict.
+
+    ``calibration`` is the run-to-run noise measured on this machine
+    (:func:`analysis.calibration.calibrate`); None uses the one shipped with goldenpath,
+    ``Calibration()`` none at all (then only repeated runs show the noise).
+    """
     th = thresholds or Thresholds()
+    cal = default_calibration() if calibration is None else calibration
     sb = baseline if isinstance(baseline, Summary) else summarize(baseline, warmup=warmup)
     sc = candidate if isinstance(candidate, Summary) else summarize(candidate, warmup=warmup)
+    model = NoiseModel.of(sb, sc, cal)
     primary = sc.primary if sc.primary in sb.samples else sb.primary
-    rows = _latency_rows(sb, sc, th, quantiles, primary)
-    rows += [_throughput_row(sb, sc, th)]
-    rows += _failure_rows(sb, sc, th)
+    rows = _latency_rows(model, th, quantiles, primary)
+    rows += [_throughput_row(model, th)]
+    rows += _failure_rows(model, th)
     tested = [r for r in rows if not r["verdict"] and np.isfinite(r["p_value"])]
     alpha_m = th.alpha / max(1, len(tested))
     for r in rows:
-        _judge(r, th, alpha_m)
+        _judge(r, th, alpha_m, model)
     metrics = pd.DataFrame(rows)
     metrics = metrics.drop(columns=[c for c in metrics.columns if c.startswith("_")])
-    verdict, headline, notes = _headline(metrics, primary, sb, sc, th)
+    verdict, headline, notes = _headline(metrics, primary, model)
     return Comparison(
         baseline=sb,
         candidate=sc,
@@ -581,6 +629,7 @@ def compare(
         thresholds=th,
         alpha_per_metric=alpha_m,
         primary=primary,
+        calibration=cal,
     )
 
 
@@ -606,32 +655,32 @@ def _by_priority(m: pd.DataFrame, primary: str) -> pd.DataFrame:
     return m.assign(_rank=rank).sort_values("_rank", kind="stable").drop(columns="_rank")
 
 
-def _headline(
-    m: pd.DataFrame, primary: str, sb: Summary, sc: Summary, th: Thresholds
-) -> tuple[str, str, list[str]]:
+def headline_verdict(m: pd.DataFrame, primary: str) -> Verdict:
+    """Worse if any metric is worse; else better if any is better; else the primary
+    request's p50 decides (inconclusive, negligible or no detectable change)."""
+    if (m["verdict"] == WORSE).any():
+        return WORSE
+    if (m["verdict"] == BETTER).any():
+        return BETTER
+    prim = m[(m["name"] == primary) & (m["metric"] == "p50")]
+    return Verdict(prim["verdict"].iloc[0]) if not prim.empty else INCONCLUSIVE
+
+
+def _headline(m: pd.DataFrame, primary: str, model: NoiseModel) -> tuple[Verdict, str, list[str]]:
     ordered = _by_priority(m, primary)
+    verdict = headline_verdict(m, primary)
     worse = ordered[ordered["verdict"] == WORSE]
     better = ordered[ordered["verdict"] == BETTER]
     prim = m[(m["name"] == primary) & (m["metric"] == "p50")]
-    prim_verdict = prim["verdict"].iloc[0] if not prim.empty else INCONCLUSIVE
-    if not worse.empty:
-        verdict = WORSE
-    elif not better.empty:
-        verdict = BETTER
-    elif prim_verdict == INCONCLUSIVE:
-        verdict = INCONCLUSIVE
+    if verdict == WORSE:
+        parts = ["; ".join(describe_change(r) for _, r in worse.head(3).iterrows())]
+        if not better.empty:
+            parts.append("also better: " + describe_change(better.iloc[0]))
+    elif verdict == BETTER:
+        parts = ["; ".join(describe_change(r) for _, r in better.head(3).iterrows())]
     else:
-        verdict = SAME
-    parts = []
-    if not worse.empty:
-        parts.append("worse: " + "; ".join(describe_change(r) for _, r in worse.head(3).iterrows()))
-    if not better.empty:
-        parts.append(
-            "better: " + "; ".join(describe_change(r) for _, r in better.head(3).iterrows())
-        )
-    if not parts:
-        parts.append(describe_change(prim.iloc[0]) if not prim.empty else primary)
-    headline = f"{verdict.capitalize()} - " + " | ".join(parts)
+        parts = [describe_change(prim.iloc[0]) if not prim.empty else primary]
+    headline = f"{verdict.value.capitalize()}: " + " | ".join(parts)
 
     notes = []
     inc = ordered[ordered["verdict"] == INCONCLUSIVE]
@@ -639,9 +688,14 @@ def _headline(
         listed = ", ".join(f"{r['name']} {r['metric']}" for _, r in inc.iterrows())
         notes.append(
             f"inconclusive ({len(inc)}): {listed}; the table says about how many more "
-            "samples per side would decide each"
+            "runs (or samples) per side would decide each"
         )
-    for s, side in ((sb, "baseline"), (sc, "candidate")):
+    k_b, k_c = model.runs
+    notes.append(
+        f"run-to-run noise: {k_b} baseline and {k_c} candidate run(s), pooled with the "
+        f"{model.calibration.describe()}"
+    )
+    for s, side in ((model.baseline, "baseline"), (model.candidate, "candidate")):
         cuts = ", ".join(f"{c.run} {c.cut_s:.1f} s" for c in s.warmup.values())
         rule = next(iter(s.warmup.values())).rule
         notes.append(f"{side} warm-up cut ({rule}): {cuts}")

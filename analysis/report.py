@@ -16,15 +16,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import plots
-from analysis.compare import BETTER, INCONCLUSIVE, SAME, WORSE, Comparison
+from analysis.compare import BETTER, INCONCLUSIVE, WORSE, Comparison, Verdict
 from analysis.summarize import CLOSE_1011, Summary, qlabel
 from analysis.summarize import QUANTILES as SUMMARY_QUANTILES
 from resultsformat import FAILURE_KINDS
 
 Progress = Callable[[str], None]
 Table = tuple[list[str], list[list[str]]]
-MARK = {WORSE: "❌ worse", BETTER: "✅ better", SAME: "➖ no detectable change"}
-MARK[INCONCLUSIVE] = "❔ inconclusive"
+# Verdicts are words, never emoji: they must read the same with no emoji font (a CI
+# runner's browser, a printout), in report.md, report.html and verdict.json alike.
 DEFECTS = ("isolation violations", f"{CLOSE_1011} closes", "dropped iterations")
 
 
@@ -84,11 +84,23 @@ def _change(row: pd.Series) -> str:
 
 
 def _verdict(row: pd.Series) -> str:
-    text = MARK.get(row["verdict"], row["verdict"])
-    more = row["more_samples"]
-    if row["verdict"] == INCONCLUSIVE and np.isfinite(more) and more > 0:
-        text += f" (~{int(more):,} more/side)"
+    text = str(row["verdict"])
+    if row["verdict"] != INCONCLUSIVE:
+        return text
+    runs, samples = row.get("more_runs", np.nan), row["more_samples"]
+    if np.isfinite(runs) and runs > 0:
+        text += f" (~{int(runs):,} more run{'s' if runs > 1 else ''}/side)"
+    elif np.isfinite(samples) and samples > 0:
+        text += f" (~{int(samples):,} more samples/side)"
     return text
+
+
+def _noise(row: pd.Series) -> str:
+    value, df = row.get("noise", np.nan), row.get("noise_df", np.nan)
+    if not np.isfinite(value):
+        return "–"
+    text = f"phi {value:.1f}" if row["unit"] == "rate" else f"{value:.1%}"
+    return f"{text} (df {int(df)})"
 
 
 # --- tables ------------------------------------------------------------------------------
@@ -110,7 +122,7 @@ def comparison_table(c: Comparison, rows: pd.DataFrame, full: bool = False) -> T
     ci = f"change [{c.thresholds.confidence:.0%} CI]"
     head = ["request", "metric", "baseline", "candidate", ci, "verdict"]
     if full:
-        head += ["MWU p", "KS p", "effect (IQR)", "n base", "n cand", "note"]
+        head += ["p", "run-to-run noise", "effect (IQR)", "n base", "n cand", "note"]
     body = []
     for _, r in rows.iterrows():
         line = [str(r["name"]), str(r["metric"]), _value(r, "baseline"), _value(r, "candidate")]
@@ -118,8 +130,8 @@ def comparison_table(c: Comparison, rows: pd.DataFrame, full: bool = False) -> T
         if full:
             eff = r["effect_iqr"]
             line += [
-                fmt_p(r["mwu_p"]),
-                fmt_p(r["ks_p"]),
+                fmt_p(r["p_value"]),
+                _noise(r),
                 "–" if not np.isfinite(eff) else f"{eff:+.2f}",
             ]
             line += [f"{int(r['n_baseline']):,}", f"{int(r['n_candidate']):,}", str(r["note"])]
@@ -237,12 +249,16 @@ def md_table(table: Table) -> str:
 
 
 def html_table(table: Table) -> str:
+    """An HTML table; a ``verdict`` column's cells are text badges."""
     head, body = table
     out = ["<table>", "<thead><tr>"]
     out += [f"<th>{html.escape(h)}</th>" for h in head]
     out += ["</tr></thead>", "<tbody>"]
+    verdicts = {i for i, h in enumerate(head) if h == "verdict"}
     for row in body:
-        cells = "".join(f"<td>{html.escape(v)}</td>" for v in row)
+        cells = "".join(
+            f"<td>{badge(v) if i in verdicts else html.escape(v)}</td>" for i, v in enumerate(row)
+        )
         out.append(f"<tr>{cells}</tr>")
     out += ["</tbody>", "</table>"]
     return "\n".join(out)
@@ -276,19 +292,26 @@ def method_text(c: Comparison | None, confidence: float) -> list[str]:
     if c is not None:
         th = c.thresholds
         lines += [
-            "Changes of a percentile: exact bootstrap of the order statistic "
-            f"({th.bootstrap:,} draws, Beta-distributed ranks); repeated runs add their "
-            "run-to-run variance. Failure rates: Agresti-Caffo interval, Fisher's exact test.",
-            f"Worse/better needs significance (interval off 0 and p < {th.alpha:g}/m = "
-            f"{c.alpha_per_metric:.2g}, Bonferroni over the m metrics tested; latency p = "
-            "2 x min(Mann-Whitney U, Kolmogorov-Smirnov)) and a practical effect "
-            f"(|change| >= {th.min_rel_change:.0%} and >= {th.min_effect_iqr:g} IQR; "
-            f"failure rates >= {th.min_rate_change * 100:g} pp); with repeated runs the "
-            "change must also exceed the run-to-run spread. Isolation violations and "
-            "1011 closes are zero-tolerance.",
-            "No detectable change: the interval lies within the practical threshold, or "
-            "the change is significant but below it. Inconclusive: too few samples; the "
-            "estimate of how many more assumes the interval shrinks as 1/sqrt(n).",
+            "Run-to-run noise decides how sure a change is: rows of one run are not "
+            "independent. It is measured, from each side's repeated runs pooled with a "
+            f"calibration ({c.calibration.describe()}). A percentile's standard error is "
+            "the larger of the run-to-run one (sd of the log between runs x sqrt(1/k_b + "
+            f"1/k_c)) and the within-run one (exact bootstrap of the order statistic, "
+            f"{th.bootstrap:,} draws); a rate's is the binomial one (Agresti-Caffo) times "
+            "the square root of the measured dispersion phi. Tests and intervals use "
+            "Student's t with the noise estimate's degrees of freedom. With one run per "
+            "side and no calibration of a metric, that metric is inconclusive.",
+            f"Worse/better needs significance (p < {th.alpha:g}/m = "
+            f"{c.alpha_per_metric:.2g}, Bonferroni over the m metrics tested) and a "
+            f"practical effect (|change| >= {th.min_rel_change:.0%}, >= "
+            f"{th.min_effect_iqr:g} IQR and >= {th.min_abs_change_ms:g} ms for latency; "
+            f"failure rates >= {th.min_rate_change * 100:g} pp). Negligible: significant "
+            "but below the practical threshold. No detectable change: not significant, "
+            "and the estimate is below the threshold. Inconclusive: not significant, but "
+            "the change may be as large as the threshold; the table says about how many "
+            "more runs per side would decide it (the standard error shrinks as "
+            "1/sqrt(runs)). Isolation violations and 1011 closes are zero-tolerance: "
+            "present on one side only is worse.",
         ]
     return lines
 
@@ -298,12 +321,13 @@ def render_markdown(result: Comparison | Summary, *, html_name: str | None = Non
     out: list[str] = []
     if isinstance(result, Comparison):
         c = result
-        out.append(f"### goldenpath report: {MARK[c.verdict]}")
+        out.append("### goldenpath report")
         out.append("")
-        out.append(f"**{c.headline}**")
+        verdict, _, rest = c.headline.partition(": ")
+        out.append(f"**{verdict}**: {rest}")
         out.append("")
         warn = unfinished_runs([("baseline", c.baseline), ("candidate", c.candidate)])
-        out += [f"> ⚠️ {w}" for w in warn] + ([""] if warn else [])
+        out += [f"> **Warning:** {w}" for w in warn] + ([""] if warn else [])
         out.append(f"- baseline {_describe(c.baseline)}")
         out.append(f"- candidate {_describe(c.candidate)}")
         out.append("")
@@ -331,7 +355,7 @@ def render_markdown(result: Comparison | Summary, *, html_name: str | None = Non
         )
         out.append("")
         warn = unfinished_runs([(s.label, s)])
-        out += [f"> ⚠️ {w}" for w in warn] + ([""] if warn else [])
+        out += [f"> **Warning:** {w}" for w in warn] + ([""] if warn else [])
         out.append(f"- {_describe(s)}")
         out.append("")
         out.append(md_table(summary_table(s)))
@@ -355,7 +379,18 @@ th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left}
 th{background:#f3f3f3} img{max-width:100%;display:block;margin:1em 0}
 .headline{font-size:1.15em;font-weight:600} details{margin:1em 0}
 .warn{color:#9a3412;font-weight:600}
+.badge{display:inline-block;padding:.05em .5em;border-radius:.8em;font-weight:600;
+border:1px solid currentColor}
+.badge.worse{color:#b91c1c;background:#fee2e2} .badge.better{color:#15803d;background:#dcfce7}
+.badge.negligible,.badge.same{color:#374151;background:#f3f4f6}
+.badge.inconclusive{color:#92400e;background:#fef3c7}
 """
+
+
+def badge(verdict: str) -> str:
+    """A verdict as an HTML text badge: readable with no emoji font, and in print."""
+    css = {v.value: v.name.lower() for v in Verdict}.get(verdict.split(" (")[0], "same")
+    return f'<span class="badge {css}">{html.escape(verdict)}</span>'
 
 
 def render_html(
@@ -370,10 +405,11 @@ def render_html(
         title = f"goldenpath report: {c.verdict}"
         sides = [(f"baseline {c.baseline.label}", c.baseline)]
         sides += [(f"candidate {c.candidate.label}", c.candidate)]
-        parts.append(f"<h1>{html.escape(title)}</h1>")
-        parts.append(f'<p class="headline">{html.escape(c.headline)}</p>')
+        parts.append("<h1>goldenpath report</h1>")
+        _, _, rest = c.headline.partition(": ")
+        parts.append(f'<p class="headline">{badge(c.verdict.value)} {html.escape(rest)}</p>')
         warn = unfinished_runs([("baseline", c.baseline), ("candidate", c.candidate)])
-        parts += [f'<p class="warn">⚠️ {html.escape(w)}</p>' for w in warn]
+        parts += [f'<p class="warn">Warning: {html.escape(w)}</p>' for w in warn]
         parts.append("<ul>")
         parts.append(f"<li>baseline {html.escape(_describe(c.baseline))}</li>")
         parts.append(f"<li>candidate {html.escape(_describe(c.candidate))}</li></ul>")
@@ -390,7 +426,8 @@ def render_html(
         parts.append(f"<h1>{html.escape(title)}</h1>")
         parts.append(f"<p>{html.escape(_describe(s))}</p>")
         parts += [
-            f'<p class="warn">⚠️ {html.escape(w)}</p>' for w in unfinished_runs([(s.label, s)])
+            f'<p class="warn">Warning: {html.escape(w)}</p>'
+            for w in unfinished_runs([(s.label, s)])
         ]
         parts.append(html_table(summary_table(s)))
         tables = [("Failures by kind, close codes", failures_table(sides))]

@@ -108,8 +108,11 @@ class Summary:
     dropped_iterations: int
     primary: str
     samples: dict[str, np.ndarray] = field(repr=False)  # name -> sorted ok latencies
-    # (run, name) -> count, quantiles, rps; for a single run, its time batches
+    # (run, name) -> ok count, quantiles, requests, rps (steady state), one row per run
     per_run: pd.DataFrame = field(repr=False)
+    run_seconds: pd.Series = field(repr=False)  # run -> steady seconds analysed
+    per_run_counts: dict[str, RunCounts] = field(repr=False)  # run -> its agent runs, counted
+    per_run_requests: pd.DataFrame = field(repr=False)  # (run, name) -> requests, failed
     events: pd.DataFrame = field(repr=False)  # steady rows
     all_events: pd.DataFrame = field(repr=False)  # every row, for plots of the warm-up
 
@@ -223,10 +226,7 @@ def summarize(
     kind = all_events["failure_kind"]
     names_col = all_events["name"]
 
-    if len(group.runs) > 1:
-        per_run = _per_run(ev, seconds, quantiles)
-    else:
-        per_run = _per_batch(ev, total_s, quantiles)
+    per_run_counts, per_run_requests = _per_run_failures(all_events)
     return Summary(
         label=group.label,
         runs=group.run_labels,
@@ -242,7 +242,10 @@ def summarize(
         dropped_iterations=int(((names_col == "iteration") & (kind == DROPPED)).sum()),
         primary=primary_name(all_events),
         samples=samples,
-        per_run=per_run,
+        per_run=_per_run(ev, seconds, quantiles),
+        run_seconds=seconds,
+        per_run_counts=per_run_counts,
+        per_run_requests=per_run_requests,
         events=ev,
         all_events=all_events,
     )
@@ -266,28 +269,19 @@ def _per_run(ev: pd.DataFrame, seconds: pd.Series, quantiles: Sequence[float]) -
     return df
 
 
-BATCHES = 4
-
-
-def _per_batch(
-    ev: pd.DataFrame, total_s: float, quantiles: Sequence[float], batches: int = BATCHES
-) -> pd.DataFrame:
-    """One run cut into equal time batches, each summarized like a run of its own.
-
-    Rows of one run are not independent (a busy second slows every request in
-    it), so a single run's row count overstates how sure a comparison can be.
-    The spread between batch statistics (batch means, as in simulation output
-    analysis) stands in for the run-to-run spread that repeated runs measure.
-    """
-    if ev.empty:
-        return pd.DataFrame()
-    t = ev["elapsed_s"].to_numpy()
-    edges = np.linspace(t.min(), t.max(), batches + 1)
-    codes = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, batches - 1)
-    labels = [f"batch-{i}" for i in range(batches)]
-    batched = ev.assign(run=pd.Categorical.from_codes(codes, categories=labels))
-    seconds = pd.Series(max(total_s, 1e-9) / batches, index=labels)
-    return _per_run(batched, seconds, quantiles)
+def _per_run_failures(events: pd.DataFrame) -> tuple[dict[str, RunCounts], pd.DataFrame]:
+    """Per run: its agent runs counted by the rule, and requests and failures per name."""
+    counts: dict[str, RunCounts] = {}
+    frames = []
+    for run, ev in events.groupby("run", observed=True, sort=False):
+        c = count_runs(ev["name"], ev["failure_kind"], ev["close_code"], ev["prior_kind"])
+        counts[str(run)] = c
+        per_name = requests_by_name(ev["name"], ev["failure_kind"], ev["ok"].to_numpy(), c)
+        frames.append(per_name.assign(run=str(run)).rename_axis("name").reset_index())
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if table.empty:
+        return counts, pd.DataFrame(columns=["requests", "failed"])
+    return counts, table.set_index(["run", "name"])[["requests", "failed"]]
 
 
 # --- over time -------------------------------------------------------------------

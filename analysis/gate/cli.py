@@ -38,6 +38,11 @@ def add_judge_options(p: argparse.ArgumentParser) -> None:
         help="SLO file (TOML); default: the shipped remediation-plan objectives",
     )  # fmt: skip
     p.add_argument("--strict", action="store_true", help="a warning verdict exits 1 instead of 0")
+    p.add_argument(
+        "--calibration", type=Path, metavar="FILE",
+        help="run-to-run noise measured on this machine (goldenpath calibrate); default: the "
+        "calibration shipped with goldenpath",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,17 +97,21 @@ def judge_dirs(
     slo_path: Path | None,
     *,
     strict: bool = False,
+    calibration: Path | None = None,
 ) -> Any:
-    """Load the runs and the SLO and judge; raises SloError / ResultsError on bad input."""
+    """Load the runs, the SLO and the calibration and judge; raises SloError / ResultsError
+    on bad input."""
+    from analysis.calibration import Calibration
     from analysis.load import load_group
 
     from .judge import judge
     from .slo import load_slo
 
     slo = load_slo(slo_path)
+    cal = Calibration.load(calibration) if calibration is not None else None
     cand = load_group(list(candidate))
     base = load_group(list(baseline)) if baseline else None
-    return judge(slo, cand, base, strict=strict)
+    return judge(slo, cand, base, strict=strict, calibration=cal)
 
 
 def guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -125,7 +134,14 @@ def guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
 def judge_main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     try:
-        verdict = guarded(judge_dirs, args.candidate, args.baseline, args.slo, strict=args.strict)
+        verdict = guarded(
+            judge_dirs,
+            args.candidate,
+            args.baseline,
+            args.slo,
+            strict=args.strict,
+            calibration=args.calibration,
+        )
         vpath, jpath = guarded(write_outputs, verdict, args.out)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

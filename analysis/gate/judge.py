@@ -33,7 +33,17 @@ from typing import Any
 
 import numpy as np
 
-from analysis.compare import BETTER, INCONCLUSIVE, SAME, WORSE, Comparison, Thresholds, compare
+from analysis.calibration import Calibration
+from analysis.compare import (
+    BETTER,
+    INCONCLUSIVE,
+    NEGLIGIBLE,
+    SAME,
+    WORSE,
+    Comparison,
+    Thresholds,
+    compare,
+)
 from analysis.errors import CorruptFileError
 from analysis.load import RunGroup
 from analysis.summarize import Summary, qlabel, samples_for_bounded_ci, summarize
@@ -67,7 +77,7 @@ class ObjectiveResult:
     baseline_value: float | None = None
     detail: str = ""
     more_samples: int | None = None  # per side, when inconclusive for lack of samples
-    more_runs: bool = False  # inconclusive because runs disagree
+    more_runs: int | None = None  # per side, when inconclusive for run-to-run noise
 
     def to_dict(self) -> dict[str, Any]:
         o = self.objective
@@ -285,8 +295,10 @@ class Judge:
         baseline: RunGroup | None = None,
         *,
         strict: bool = False,
+        calibration: Calibration | None = None,
     ) -> None:
         self.slo, self.candidate, self.baseline, self.strict = slo, candidate, baseline, strict
+        self.calibration = calibration  # None: the calibration shipped with goldenpath
         self.sc = summarize(candidate, warmup=slo.warmup, confidence=slo.confidence)
         self.sb = (
             summarize(baseline, warmup=slo.warmup, confidence=slo.confidence)
@@ -300,14 +312,16 @@ class Judge:
         assert self.sb is not None
         if tolerance not in self._comparisons:
             th = Thresholds(min_rel_change=tolerance, confidence=self.slo.confidence)
-            self._comparisons[tolerance] = compare(self.sb, self.sc, thresholds=th)
+            self._comparisons[tolerance] = compare(
+                self.sb, self.sc, thresholds=th, calibration=self.calibration
+            )
         return self._comparisons[tolerance]
 
     def run(self) -> Verdict:
         results = [*(self.evaluate(o) for o in self.slo.objectives), self._runs_completed()]
         verdict, score = decide(results, self.slo.min_score, strict=self.strict)
         undecided = any(r.outcome == INCONC for r in results)
-        return Verdict(
+        out = Verdict(
             verdict=verdict,
             score=score,
             results=results,
@@ -317,6 +331,15 @@ class Judge:
             baseline=[str(r.path) for r in self.baseline.runs] if self.baseline else None,
             strict=self.strict,
         )
+        if self.sb is not None:
+            # The comparison the report shows, in the same words (its default 5% threshold).
+            c = self.comparison(Thresholds().min_rel_change)
+            out.extras["comparison"] = {
+                "verdict": c.verdict.value,
+                "headline": c.headline,
+                "calibration": c.calibration.describe(),
+            }
+        return out
 
     def _runs_completed(self) -> ObjectiveResult:
         groups = [("candidate", self.candidate), ("baseline", self.baseline)]
@@ -367,7 +390,7 @@ class Judge:
             raise _Missing(f"no successful {request!r} samples on one side")
         detail = _describe(row)
         v = row["verdict"]
-        if v in (SAME, BETTER):
+        if v in (SAME, BETTER, NEGLIGIBLE):
             return ObjectiveResult(o, PASS, value, base, detail)
         if v == WORSE:
             if o.warning is not None:
@@ -377,23 +400,22 @@ class Judge:
                         o, WARN, value, base, f"{detail}; within the warning band"
                     )
             return ObjectiveResult(o, FAIL, value, base, detail)
-        assert v == INCONCLUSIVE
+        assert v == INCONCLUSIVE, f"a comparison verdict: {v!r}"
         hi = _num(row["change_hi"])
-        if hi is not None and hi < o.criterion.threshold and "run-to-run" not in str(row["note"]):
-            # The criterion is one-sided: an interval wholly below the tolerance settles it,
-            # even when compare (two-sided) cannot call it "no change" (e.g. maybe better).
+        if hi is not None and hi < o.criterion.threshold:
+            # The criterion is one-sided: an interval (calibrated noise included) wholly below
+            # the tolerance settles it, even when compare, two-sided, cannot say "no change".
             return ObjectiveResult(o, PASS, value, base, f"{detail}; upper bound below tolerance")
         note = str(row.get("note") or "")
-        more = row.get("more_samples")
-        more_n = int(more) if more is not None and np.isfinite(more) else None
+        runs, samples = _count(row.get("more_runs")), _count(row.get("more_samples"))
         return ObjectiveResult(
             o,
             INCONC,
             value,
             base,
             f"{detail}; {note}" if note else detail,
-            more_samples=more_n,
-            more_runs="run-to-run" in note,
+            more_samples=samples,
+            more_runs=runs,
         )
 
     def hint(self, results: list[ObjectiveResult]) -> str:
@@ -404,7 +426,7 @@ class Judge:
                 continue
             o = r.objective
             if r.more_runs:
-                parts.append(f"{o.name}: more repeated runs (trials) per side")
+                parts.append(f"{o.name}: about {r.more_runs} more run(s) (trials) per side")
             elif r.more_samples:
                 rps = self._rate(o.request)
                 secs = f" (about {r.more_samples / rps:.0f} s more at {rps:.1f}/s)" if rps else ""
@@ -431,6 +453,10 @@ def _describe(row: Any) -> str:
     if np.isfinite(row["p_value"]):
         text += f", p={row['p_value']:.2g}"
     return f"{text}, {row['verdict']}"
+
+
+def _count(x: Any) -> int | None:
+    return int(x) if x is not None and np.isfinite(x) and x > 0 else None
 
 
 def _missing(o: Objective, reason: str) -> ObjectiveResult:
@@ -475,7 +501,12 @@ def decide(
 
 
 def judge(
-    slo: Slo, candidate: RunGroup, baseline: RunGroup | None = None, *, strict: bool = False
+    slo: Slo,
+    candidate: RunGroup,
+    baseline: RunGroup | None = None,
+    *,
+    strict: bool = False,
+    calibration: Calibration | None = None,
 ) -> Verdict:
     """Judge ``candidate`` (against ``baseline`` for relative objectives) by ``slo``."""
-    return Judge(slo, candidate, baseline, strict=strict).run()
+    return Judge(slo, candidate, baseline, strict=strict, calibration=calibration).run()

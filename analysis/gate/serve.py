@@ -211,11 +211,15 @@ def gate_from_args(args: argparse.Namespace) -> GateFn:
 
     if args.candidate and not (args.blue or args.green):
         # Fail at start-up, not on the first request, when the SLO or the results are bad.
-        guarded(judge_dirs, args.candidate, args.baseline, args.slo)
+        guarded(judge_dirs, args.candidate, args.baseline, args.slo, calibration=args.calibration)
 
         def judge_gate(params: dict[str, str]) -> Verdict:
             verdict: Verdict = judge_dirs(
-                args.candidate, args.baseline, args.slo, strict=args.strict
+                args.candidate,
+                args.baseline,
+                args.slo,
+                strict=args.strict,
+                calibration=args.calibration,
             )
             write_outputs(verdict, out_dir())
             return verdict

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.calibration import Calibration
+
 from .cli import PROG, UNUSABLE, UsageError, _Parser, add_judge_options, guarded, write_outputs
 from .judge import FAIL, INCONC, PASS, Judge, ObjectiveResult, Verdict, decide
 from .slo import Criterion, Objective, Slo, load_slo
@@ -65,6 +67,7 @@ class GateRun:
     smoke: bool = True
     strict: bool = False
     extra_run_args: list[str] = field(default_factory=list)
+    calibration: Calibration | None = None
 
     def check(self) -> None:
         for side, url in (("--blue", self.blue), ("--green", self.green)):
@@ -176,7 +179,13 @@ class GateRun:
     ) -> Verdict:
         from analysis.load import load_group
 
-        judge = Judge(self.slo, load_group(green), load_group(blue), strict=self.strict)
+        judge = Judge(
+            self.slo,
+            load_group(green),
+            load_group(blue),
+            strict=self.strict,
+            calibration=self.calibration,
+        )
         inner = judge.run()
         results = ([smoke] if smoke else []) + inner.results
         verdict = self._verdict(results, judge, len(green), t0)
@@ -262,6 +271,7 @@ def build_run_parser() -> argparse.ArgumentParser:
 def gate_run_from_args(args: argparse.Namespace, out: Path) -> GateRun:
     """A ``GateRun`` from parsed options; raises ``UsageError`` on bad ones."""
     slo = guarded(load_slo, args.slo)
+    calibration = guarded(Calibration.load, args.calibration) if args.calibration else None
     gate = GateRun(
         blue=args.blue.rstrip("/"),
         green=args.green.rstrip("/"),
@@ -278,6 +288,7 @@ def gate_run_from_args(args: argparse.Namespace, out: Path) -> GateRun:
         smoke=not args.no_smoke,
         strict=args.strict,
         extra_run_args=list(args.run_arg),
+        calibration=calibration,
     )
     gate.check()
     return gate

@@ -204,3 +204,26 @@ def write_run(
     )
     (root / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return root
+
+
+def flat_calibration(sd: float, df: int = 20, phi: float | None = 2.0) -> Any:
+    """A calibration as ``goldenpath calibrate`` would have measured it on a machine whose
+    runs of one build differ by ``sd`` (of the log of every percentile and of throughput),
+    with rates that vary ``phi`` times the binomial variance (None: no run failed)."""
+    from analysis.calibration import Calibration, Noise
+    from analysis.summarize import QUANTILES, qlabel
+
+    return Calibration(
+        latency={"golden_path": {qlabel(q): Noise(sd, df) for q in QUANTILES}},
+        throughput=Noise(sd, df),
+        dispersion=None if phi is None else Noise(phi, df, is_sd=False),
+        runs=df + 1,
+        builds=1,
+        source="test",
+    )
+
+
+def write_calibration(path: Path, sd: float, **kw: Any) -> Path:
+    """``flat_calibration`` as a file, for ``--calibration FILE``."""
+    flat_calibration(sd, **kw).write(path)
+    return path

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.analysis.conftest import MakeRun
+from tests.analysis.synth import write_calibration
 from tests.analysis.test_load import _bad
 
 IMG = re.compile(r'<img [^>]*src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"')
@@ -39,14 +40,14 @@ def test_compare_report(tmp_path: Path, make_run: MakeRun) -> None:
         out,
         "--progress",
         "always",
-        "--run-cv",
-        "0",
+        "--calibration",
+        write_calibration(tmp_path / "quiet.json", 0.02),
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("Worse - worse: golden_path p50 +")
+    assert proc.stdout.startswith("Worse: golden_path p50 +")
     assert "goldenpath report: loading" in proc.stderr and "plotting" in proc.stderr
     md = (out / "report.md").read_text(encoding="utf-8")
-    assert md.startswith("### goldenpath report: ❌ worse")
+    assert md.startswith("### goldenpath report\n\n**Worse**: golden_path p50 +")
     assert md.count("<details>") == md.count("</details>") >= 3
     assert "| golden_path | p50 |" in md
     assert len(md) < 65_000  # a GitHub comment's limit
@@ -66,8 +67,8 @@ def test_fail_on_worse(tmp_path: Path, make_run: MakeRun) -> None:
         "--out",
         tmp_path / "o",
         "--fail-on-worse",
-        "--run-cv",
-        "0",
+        "--calibration",
+        write_calibration(tmp_path / "quiet.json", 0.02),
     )
     assert proc.returncode == 1
     assert proc.stderr == ""  # no progress off a terminal by default
@@ -149,4 +150,57 @@ def test_an_unfinished_run_is_flagged_under_the_headline(tmp_path: Path, make_ru
     (run / "meta.json").write_text(json.dumps(meta))
     md = render_markdown(summarize(load_group(run)))
     lines = md.splitlines()
-    assert "> ⚠️ killed run killed did not complete (running)" in lines[:6], md
+    assert "> **Warning:** killed run killed did not complete (running)" in lines[:6], md
+
+
+def test_calibrate_writes_what_report_reads(tmp_path: Path, make_run: MakeRun) -> None:
+    for i in range(3):
+        make_run(f"canonical/run-{i}", seed=i, n=3000)
+        make_run(f"legacy/run-{i}", seed=10 + i, n=3000, failure_rate=0.02 * (i + 1))
+    out = tmp_path / "calibration.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "analysis", "calibrate", "--build", tmp_path / "canonical",
+         "--build", tmp_path / "legacy", "--out", out],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "6 runs of 2 build(s)" in proc.stdout
+    data = json.loads(out.read_text())
+    noise = data["latency_sd_log"]["golden_path"]["p50"]
+    assert noise["df"] == 4 and 0 < noise["value"] < 0.2  # (3 - 1) x 2 builds
+    assert data["rate_dispersion"]["value"] > 1  # legacy's rates vary between its runs
+    report = run_report("--baseline", tmp_path / "canonical" / "run-0", "--candidate",
+                        tmp_path / "canonical" / "run-1", "--calibration", out, "--out",
+                        tmp_path / "r")  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert f"calibration {out}" in (tmp_path / "r" / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--build", "one"], "a calibration needs at least 2 runs of a build"),
+        (["--build", "missing"], "missing"),
+    ],
+)
+def test_calibrate_refuses_bad_input_in_one_line(
+    tmp_path: Path, make_run: MakeRun, args: list[str], message: str
+) -> None:
+    make_run("one/run-0", seed=1)
+    argv = [str(tmp_path / a) if a in ("one", "missing") else a for a in args]
+    proc = subprocess.run(
+        [sys.executable, "-m", "analysis", "calibrate", *argv, "--out", tmp_path / "c.json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+
+
+def test_report_refuses_an_unusable_calibration(tmp_path: Path, make_run: MakeRun) -> None:
+    run = make_run("r", seed=1)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"goldenpath_calibration": 99}')
+    proc = run_report("--baseline", run, "--candidate", run, "--calibration", bad,
+                      "--out", tmp_path / "o")  # fmt: skip
+    assert proc.returncode == 2 and str(bad) in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -63,7 +63,7 @@ def test_notebooks_execute(baselines: dict[str, Path]) -> None:
     )
     assert _images(nb) >= 4
     text = _text(nb)
-    assert "Better - better: isolation violations" in text
+    assert "Better: isolation violations" in text
     assert "**legacy**: 8 isolation violations" in text
     assert "**canonical**: 0 isolation violations, 0 1011 closes" in text
 

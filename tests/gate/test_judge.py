@@ -21,7 +21,10 @@ from analysis.gate.judge import (
 from analysis.gate.junit import to_junit
 from analysis.gate.slo import Objective, load_slo, parse_criterion, parse_slo
 from analysis.load import load_group
+from tests.analysis.synth import flat_calibration
 from tests.gate.conftest import BASELINES, MakeRun, gate_cli
+
+QUIET = flat_calibration(0.02)  # runs of one build agree within about 2% on this machine
 
 RELATIVE = """\
 [gate]
@@ -101,7 +104,7 @@ def test_slower_candidate_fails_the_relative_objective(make_run: MakeRun) -> Non
     slo = parse_slo(RELATIVE)
     base = load_group(make_run("blue", seed=1))
     cand = load_group(make_run("green", seed=2, shift_ms=150.0))  # golden path p95 ~ +50%
-    verdict = judge(slo, cand, base)
+    verdict = judge(slo, cand, base, calibration=QUIET)
     assert outcomes(verdict)["golden-path-p95-vs-baseline"] == FAIL
     assert verdict.verdict == FAIL and verdict.exit_code == 1
     rel = verdict.results[0]
@@ -149,11 +152,28 @@ def test_shift_inside_the_warning_band_warns(make_run: MakeRun) -> None:
     cand = load_group(  # golden path p95 ~ +16%
         [make_run(f"g{i}", seed=10 + i, n=8000, sigma=0.05, shift_ms=30.0) for i in range(3)]
     )
-    verdict = judge(slo, cand, base)
+    verdict = judge(slo, cand, base, calibration=QUIET)
     assert verdict.results[0].outcome == WARN, verdict.results[0].detail
     assert verdict.verdict == WARN and verdict.exit_code == 0
-    strict = judge(slo, cand, base, strict=True)
+    strict = judge(slo, cand, base, strict=True, calibration=QUIET)
     assert strict.exit_code == 1
+
+
+def test_a_relative_objective_fails_only_beyond_calibrated_noise(make_run: MakeRun) -> None:
+    """The same +50% slower golden path, one run a side: on a machine whose runs of one build
+    agree within 2% the gate fails it; where they differ by 30% the same figures could be
+    noise, so the gate cannot fail it, and says how many more runs (trials) would decide."""
+    slo = parse_slo(RELATIVE)
+    base = load_group(make_run("b", seed=1, n=8000, sigma=0.05))
+    cand = load_group(make_run("g", seed=2, n=8000, sigma=0.05, shift_ms=100.0))
+    quiet = judge(slo, cand, base, calibration=QUIET).results[0]
+    assert quiet.outcome == FAIL, quiet.detail
+    noisy = judge(slo, cand, base, calibration=flat_calibration(0.3)).results[0]
+    assert noisy.outcome == INCONC, noisy.detail
+    assert noisy.more_runs is not None and noisy.more_runs >= 1
+    assert noisy.value == quiet.value  # the same figures
+    hint = judge(slo, cand, base, calibration=flat_calibration(0.3)).inconclusive_hint
+    assert "more run(s) (trials) per side" in hint
 
 
 def test_too_few_samples_is_inconclusive_and_says_how_many_more(
