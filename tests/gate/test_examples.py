@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -47,14 +48,38 @@ def test_workflow_runs_the_script() -> None:
 
 
 @pytest.mark.slow
-def test_pr_script_runs_here_in_dry_run_mode(tmp_path: Path) -> None:
+def test_pr_script_compares_base_and_head_on_one_machine(tmp_path: Path) -> None:
+    """The PR script's steps, locally (not the GitHub API): the base commit in a second
+    worktree with its own interpreter, two backends, interleaved trials, the report on
+    them, the comment; and nothing left behind."""
     env = {k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN")}
-    env["GOLDENPATH"] = str(Path(sys.executable).parent / "goldenpath")
-    cmd = [str(EXAMPLES / "pr_loadtest.sh"), "--dry-run", "--users", "10", "--duration", "4s"]
-    cmd += ["--out", str(tmp_path)]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode in (0, 1, 3), done.stderr[-2000:]
-    assert done.stdout.startswith("<!-- goldenpath-report -->")
-    assert "**Deployment gate:** `gate:" in done.stdout
-    assert (tmp_path / "gate" / "verdict.json").is_file()
-    assert (tmp_path / "report" / "report.md").is_file()
+    env["GOLDENPATH_PYTHON"] = sys.executable
+    out = tmp_path / "pr"
+    cmd = [str(EXAMPLES / "pr_loadtest.sh"), "--dry-run", "--base", "HEAD", "--reuse-deps"]
+    cmd += ["--users", "4", "--duration", "3s", "--trials", "1", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    verdict = json.loads((out / "gate" / "verdict.json").read_text())
+    assert done.returncode == verdict["exit_code"], done.stderr[-3000:]  # the gate's code
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    assert done.stdout.startswith("<!-- goldenpath-report -->"), done.stdout[:500]
+    assert f"vs head `{head}` on one runner:** `gate:" in done.stdout
+    assert "### goldenpath report" in done.stdout  # the report on the trials, in the comment
+    # base ran from its own worktree, with its own interpreter; head from this checkout
+    base_pth = next((out / "base-venv").rglob("00-goldenpath-base.pth"))
+    assert base_pth.read_text().strip() == str(out / "base")
+    assert (out / "base.url").read_text() != (out / "head.url").read_text()
+    # the trials were interleaved, base (blue) first, and the report read them
+    sides = [t["side"] for t in verdict["trials"]]
+    assert sides[:2] == ["blue", "green"] and len(sides) % 2 == 0
+    report = (out / "report" / "report.md").read_text()
+    assert "- baseline `trial-1`" in report and "- candidate `trial-1`" in report
+    # nothing left: both backends ended (by PID), the worktree removed
+    for name in ("base", "head"):
+        pid = int((out / f"{name}.pid").read_text())
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not (out / "base").exists()
+    listed = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True)
+    assert str(out / "base") not in listed.stdout
