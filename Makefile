@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CANONICAL := reference_backend.agents.supervisor.execution_engine_factory:ExecutionEngineFactory
 
-.PHONY: setup demo test test-fast bench bench-scale bench-soak bench-detection baselines audit security lint check clean
+.PHONY: setup demo test test-fast bench bench-scale bench-soak bench-detection bench-calibration baselines audit security lint check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,12 @@ bench-detection: $(STAMP)  ## defects injected by the fault server vs counted, 3
 bench-soak: $(STAMP)  ## 100,000 agent runs: engines back to 0, RSS per 10,000 runs (about 3 minutes)
 	$(BIN)/python benchmarks/bench_soak.py
 
-baselines: $(STAMP)  ## regenerate results/baselines: legacy and canonical, 3 runs each
+baselines: $(STAMP)  ## regenerate results/baselines (legacy and canonical, 3 runs each) and the README's table
 	$(BIN)/python -m loadtests.baselines -- $(SCENARIO) --duration 15s
+	$(BIN)/python tools/render_baselines.py --write
+
+bench-calibration: $(STAMP)  ## A/A false-alarm rate and detection power of the verdicts (about 10 minutes)
+	$(BIN)/python benchmarks/bench_calibration.py
 
 audit: $(STAMP)  ## SSOT audit of the reference backend (canonical mode: one implementation)
 	$(BIN)/goldenpath ssot reference_backend --pattern '*ExecutionEngineFactory' \
