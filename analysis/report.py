@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import plots
-from analysis.compare import BETTER, INCONCLUSIVE, WORSE, Comparison, Verdict
+from analysis.compare import BETTER, INCONCLUSIVE, MAX_MORE_RUNS, WORSE, Comparison, Verdict
 from analysis.summarize import CLOSE_1011, Summary, qlabel
 from analysis.summarize import QUANTILES as SUMMARY_QUANTILES
 from resultsformat import FAILURE_KINDS
@@ -88,7 +88,9 @@ def _verdict(row: pd.Series) -> str:
     if row["verdict"] != INCONCLUSIVE:
         return text
     runs, samples = row.get("more_runs", np.nan), row["more_samples"]
-    if np.isfinite(runs) and runs > 0:
+    if np.isfinite(runs) and runs >= MAX_MORE_RUNS:
+        text += f" ({MAX_MORE_RUNS}+ more runs/side)"
+    elif np.isfinite(runs) and runs > 0:
         text += f" (~{int(runs):,} more run{'s' if runs > 1 else ''}/side)"
     elif np.isfinite(samples) and samples > 0:
         text += f" (~{int(samples):,} more samples/side)"
@@ -336,7 +338,7 @@ def render_markdown(result: Comparison | Summary, *, html_name: str | None = Non
         out.append(md_table(comparison_table(c, c.metrics, full=True)))
         out += ["", "</details>", ""]
         sides = [("baseline", c.baseline), ("candidate", c.candidate)]
-        out += ["<details><summary>Failures by kind, close codes</summary>", ""]
+        out += ["<details><summary>Agent runs by outcome, close codes</summary>", ""]
         out.append(md_table(failures_table(sides)))
         out += ["", "</details>", ""]
         out += ["<details><summary>Runs, notes and method</summary>", ""]
@@ -359,7 +361,7 @@ def render_markdown(result: Comparison | Summary, *, html_name: str | None = Non
         out.append(f"- {_describe(s)}")
         out.append("")
         out.append(md_table(summary_table(s)))
-        out += ["", "<details><summary>Failures by kind, close codes</summary>", ""]
+        out += ["", "<details><summary>Agent runs by outcome, close codes</summary>", ""]
         out.append(md_table(failures_table([(s.label, s)])))
         out += ["", "</details>", "", "<details><summary>Runs and method</summary>", ""]
         out.append(md_table(runs_table([(s.label, s)])))
@@ -384,6 +386,13 @@ border:1px solid currentColor}
 .badge.worse{color:#b91c1c;background:#fee2e2} .badge.better{color:#15803d;background:#dcfce7}
 .badge.negligible,.badge.same{color:#374151;background:#f3f4f6}
 .badge.inconclusive{color:#92400e;background:#fef3c7}
+nav ol{columns:2;font-size:.9em} section{margin-top:1.5em}
+@media print{
+  body{max-width:none;margin:0;font-size:10pt} nav{display:none}
+  a{color:inherit;text-decoration:none} section{break-inside:auto}
+  h2{break-after:avoid} img,tr{break-inside:avoid} img{max-width:100%}
+  table{font-size:8pt} .badge{background:none}
+}
 """
 
 
@@ -393,72 +402,88 @@ def badge(verdict: str) -> str:
     return f'<span class="badge {css}">{html.escape(verdict)}</span>'
 
 
+def _anchor(title: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
+
+
 def render_html(
     result: Comparison | Summary,
     *,
     progress: Progress | None = None,
 ) -> str:
-    """One self-contained HTML page: the tables and every plot as a base64 PNG."""
-    parts = []
+    """One self-contained HTML page: the tables and every plot as a base64 PNG, a table of
+    contents, alt text for every plot, and print styles (it is attached to PRs and printed)."""
+    head: list[str] = []
+    sections: list[tuple[str, str]] = []  # (title, html)
     if isinstance(result, Comparison):
         c = result
         title = f"goldenpath report: {c.verdict}"
         sides = [(f"baseline {c.baseline.label}", c.baseline)]
         sides += [(f"candidate {c.candidate.label}", c.candidate)]
-        parts.append("<h1>goldenpath report</h1>")
         _, _, rest = c.headline.partition(": ")
-        parts.append(f'<p class="headline">{badge(c.verdict.value)} {html.escape(rest)}</p>')
+        head.append(f'<p class="headline">{badge(c.verdict.value)} {html.escape(rest)}</p>')
         warn = unfinished_runs([("baseline", c.baseline), ("candidate", c.candidate)])
-        parts += [f'<p class="warn">Warning: {html.escape(w)}</p>' for w in warn]
-        parts.append("<ul>")
-        parts.append(f"<li>baseline {html.escape(_describe(c.baseline))}</li>")
-        parts.append(f"<li>candidate {html.escape(_describe(c.candidate))}</li></ul>")
-        parts.append(html_table(comparison_table(c, compact_rows(c))))
-        full = html_table(comparison_table(c, c.metrics, full=True))
-        parts.append(f"<details><summary>All metrics</summary>{full}</details>")
-        tables = [("Failures by kind, close codes", failures_table(sides))]
-        tables.append(("Runs", runs_table(sides)))
+        head += [f'<p class="warn">Warning: {html.escape(w)}</p>' for w in warn]
+        head.append(
+            f"<ul><li>baseline {html.escape(_describe(c.baseline))}</li>"
+            f"<li>candidate {html.escape(_describe(c.candidate))}</li></ul>"
+        )
+        sections.append(("Main figures", html_table(comparison_table(c, compact_rows(c)))))
+        sections.append(("All metrics", html_table(comparison_table(c, c.metrics, full=True))))
         notes, method = c.notes, method_text(c, c.thresholds.confidence)
     else:
         s = result
         title = f"goldenpath report: run summary of {s.label}"
         sides = [(s.label, s)]
-        parts.append(f"<h1>{html.escape(title)}</h1>")
-        parts.append(f"<p>{html.escape(_describe(s))}</p>")
-        parts += [
+        head.append(f"<p>{html.escape(_describe(s))}</p>")
+        head += [
             f'<p class="warn">Warning: {html.escape(w)}</p>'
             for w in unfinished_runs([(s.label, s)])
         ]
-        parts.append(html_table(summary_table(s)))
-        tables = [("Failures by kind, close codes", failures_table(sides))]
-        tables.append(("Runs", runs_table(sides)))
+        sections.append(("Requests", html_table(summary_table(s))))
         notes, method = [], method_text(None, s.confidence)
-    for caption, fig_fn in _figure_jobs(sides):
+    for caption, alt, fig_fn in _figure_jobs(sides):
         if progress:
             progress(f"plotting {caption.lower()}")
         img = plots.to_base64(fig_fn())
-        alt = html.escape(caption)
-        parts.append(f"<h2>{alt}</h2>")
-        parts.append(f'<img alt="{alt}" src="data:image/png;base64,{img}">')
-    for caption, table in tables:
-        parts.append(f"<h2>{html.escape(caption)}</h2>{html_table(table)}")
+        sections.append(
+            (caption, f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{img}">')
+        )
+    sections.append(("Agent runs by outcome, close codes", html_table(failures_table(sides))))
+    sections.append(("Runs", html_table(runs_table(sides))))
     items = "".join(f"<li>{html.escape(n)}</li>" for n in [*notes, *method])
-    parts.append(f"<h2>Notes and method</h2><ul>{items}</ul>")
-    body = "\n".join(parts)
+    sections.append(("Notes and method", f"<ul>{items}</ul>"))
+    toc = "".join(f'<li><a href="#{_anchor(t)}">{html.escape(t)}</a></li>' for t, _ in sections)
+    # the verdict is named once, in the headline's badge; the page title carries it too
+    h1 = "goldenpath report" if isinstance(result, Comparison) else title
+    body = [f"<h1>{html.escape(h1)}</h1>", *head]
+    body.append(f'<nav aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>')
+    body += [
+        f'<section id="{_anchor(t)}"><h2>{html.escape(t)}</h2>{content}</section>'
+        for t, content in sections
+    ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n"
-        f"<body>\n{body}\n</body></html>\n"
+        "<body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
 
 
-def _figure_jobs(sides: plots.Sides) -> list[tuple[str, Callable[[], Figure]]]:
+def _figure_jobs(sides: plots.Sides) -> list[tuple[str, str, Callable[[], Figure]]]:
+    """(caption, alt text, plot) for each figure."""
+    who = " and ".join(label for label, _ in sides)
+    two = " (baseline dashed, candidate solid)" if len(sides) == 2 else ""
     return [
-        ("Latency CDF", lambda: plots.latency_cdf(sides)),
-        ("Percentiles over time", lambda: plots.percentiles_over_time(sides)),
-        ("Throughput over time", lambda: plots.throughput_over_time(sides)),
-        ("Failures by kind over time", lambda: plots.failures_by_kind_over_time(sides)),
-    ]
+        ("Latency CDF", f"Cumulative share of successful requests by latency, per request "
+         f"name, for {who}{two}.", lambda: plots.latency_cdf(sides)),
+        ("Percentiles over time", f"p50, p95 and p99 latency per time window for {who}{two}; "
+         "the warm-up cut is shaded.", lambda: plots.percentiles_over_time(sides)),
+        ("Throughput over time", f"Requests per second per time window for {who}{two}.",
+         lambda: plots.throughput_over_time(sides)),
+        ("Failures by kind over time", f"Failed agent runs per kind, and failed logins and "
+         f"connects, per time window for {who}{two}.",
+         lambda: plots.failures_by_kind_over_time(sides)),
+    ]  # fmt: skip
 
 
 def write_report(

@@ -5,7 +5,8 @@
 Users are ``load0``, ``load1``, ... (``goldenpath users create --count N``);
 set ``GOLDENPATH_LOAD_CONFIG`` (see ``loadtests/config.py``) to change that,
 and ``GOLDENPATH_RESULTS_DIR`` to have a plain Locust run write the raw event
-log there too.
+log there too. In the web UI (without ``--headless``) the *Golden path* tab
+shows the harness's own counts and exact percentiles, live.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from locust.env import Environment
 
 from loadtests.recorder import Recorder
 from loadtests.users import GoldenPathUser, load_config
+from loadtests.webui import attach_web_ui
 
 __all__ = ["GoldenPathUser", "attach"]
 
@@ -50,6 +52,7 @@ def attach(environment: Environment, out_dir: Path | None = None) -> Recorder:
 def _on_init(environment: Environment, **_: Any) -> None:
     results = os.environ.get("GOLDENPATH_RESULTS_DIR")
     recorder = attach(environment, Path(results) if results else None)
+    attach_web_ui(environment, recorder)  # the Golden-path tab, where there is a web UI
     if results:
         recorder.start()
         environment.events.quitting.add_listener(lambda **_: recorder.finalize())

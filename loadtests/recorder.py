@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import numpy as np
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
@@ -24,8 +25,8 @@ from loadtests.checks import failure_kind_of
 from loadtests.results import SCHEMA, PartWriter, Row, merge_parts
 from resultsformat import RunCounts
 
-_NAME, _KIND, _CODE, _PRIOR = (
-    SCHEMA.names.index(c) for c in ("name", "failure_kind", "close_code", "prior_kind")
+_NAME, _MS, _OK, _KIND, _CODE, _PRIOR = (
+    SCHEMA.names.index(c) for c in ("name", "ms", "ok", "failure_kind", "close_code", "prior_kind")
 )
 
 
@@ -38,15 +39,31 @@ def _detail(exception: BaseException | None) -> str | None:
 
 
 class LiveCounts:
-    """Running totals for the progress line: rows, and agent runs by the one counting rule."""
+    """Running totals of this process's rows (a master's include its workers'): agent runs by
+    the one counting rule, dropped iterations and, when ``latencies`` is on (the web UI's
+    tab), every successful request's latency per name, for exact percentiles."""
 
     def __init__(self) -> None:
         self.rows = 0
         self.runs = RunCounts()
+        self.dropped = 0
+        self.latencies: dict[str, list[float]] | None = None  # name -> ms of ok rows
 
     def add(self, row: Row) -> None:
         self.rows += 1
         self.runs.add(row[_NAME], row[_KIND], row[_CODE], row[_PRIOR])
+        if row[_KIND] == "dropped":
+            self.dropped += 1
+        if self.latencies is not None and row[_OK]:
+            self.latencies.setdefault(row[_NAME], []).append(float(row[_MS]))
+
+    def percentiles(self, qs: tuple[float, ...] = (50, 95, 99)) -> dict[str, list[float]]:
+        """Exact (linear) percentiles of each name's successful latencies so far."""
+        return {
+            name: [float(v) for v in np.percentile(np.asarray(ms), qs)]
+            for name, ms in (self.latencies or {}).items()
+            if ms
+        }
 
 
 class Recorder:
