@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CANONICAL := reference_backend.agents.supervisor.execution_engine_factory:ExecutionEngineFactory
 
-.PHONY: setup demo test test-fast bench bench-scale bench-soak bench-detection bench-calibration baselines audit security lint check clean
+.PHONY: setup demo demo-cold-start test test-fast bench bench-scale bench-soak bench-detection bench-calibration baselines audit security lint check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ SCENARIO := --model open --rate 80 --users 50 --response-timeout 5s --backend-se
 
 demo: $(STAMP)  ## the main job: legacy vs canonical, 20 s each, side by side
 	$(BIN)/goldenpath run --compare $(SCENARIO) --duration 20s
+
+demo-cold-start: $(STAMP)  ## 50 users at the same instant on a fresh backend, first runs over HTTP: every legacy race
+	$(BIN)/goldenpath run --compare --scenario cold-start --users 50 --duration 5s --response-timeout 2s
 
 test: $(STAMP)  ## the whole test suite, slow load tests included
 	$(BIN)/python -m pytest

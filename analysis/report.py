@@ -20,6 +20,7 @@ from analysis.compare import BETTER, INCONCLUSIVE, MAX_MORE_RUNS, WORSE, Compari
 from analysis.summarize import CLOSE_1011, Summary, qlabel
 from analysis.summarize import QUANTILES as SUMMARY_QUANTILES
 from resultsformat import FAILURE_KINDS
+from resultsformat.backend import total as attribution_total
 
 Progress = Callable[[str], None]
 Table = tuple[list[str], list[list[str]]]
@@ -174,6 +175,13 @@ def failures_table(sides: Sequence[tuple[str, Summary]]) -> Table:
     body += [["isolation violations"] + [f"{s.isolation_violations:,}" for _, s in sides]]
     body += [[f"{CLOSE_1011} closes"] + [f"{s.closes_1011:,}" for _, s in sides]]
     body += [["dropped iterations"] + [f"{s.dropped_iterations:,}" for _, s in sides]]
+    # a legacy backend names the race behind each defect (its factory metrics)
+    backends = [attribution_total(s.paths) for _, s in sides]
+    if any(b is not None for b in backends):
+        rows = [b.rows() if b is not None else None for b in backends]
+        what = next(r for r in rows if r is not None)
+        for i, (title, _) in enumerate(what):
+            body.append([f"backend: {title}"] + [r[i][1] if r else "–" for r in rows])
     return head, body
 
 
@@ -226,6 +234,9 @@ def _defects_line(s: Summary, label: str) -> str:
     )
     if runs.interrupted:
         line += f", {runs.interrupted:,} interrupted by the end of the load"
+    backend = attribution_total(s.paths)
+    if backend is not None:  # a legacy backend names the race behind each defect
+        line += "; the backend's attribution: " + "; ".join(backend.lines())
     if s.primary in s.latency.index:
         r = s.latency.loc[s.primary]
         line += f"; {s.primary} p50 {fmt_ms(r['p50'])}, p99 {fmt_ms(r['p99'])}"

@@ -115,6 +115,7 @@ class Summary:
     per_run_requests: pd.DataFrame = field(repr=False)  # (run, name) -> requests, failed
     events: pd.DataFrame = field(repr=False)  # steady rows
     all_events: pd.DataFrame = field(repr=False)  # every row, for plots of the warm-up
+    paths: list[str] = field(default_factory=list)  # the run directories
 
     @property
     def factory_modes(self) -> list[str]:
@@ -246,6 +247,7 @@ def summarize(
         run_seconds=seconds,
         per_run_counts=per_run_counts,
         per_run_requests=per_run_requests,
+        paths=[str(r.path) for r in group.runs],
         events=ev,
         all_events=all_events,
     )

@@ -22,6 +22,7 @@ from reference_backend.bridge import WebSocketBridge
 from reference_backend.db import open_database
 from reference_backend.legacy.bridge import BridgeHolder
 from reference_backend.legacy.engine import UserExecutionContext as LegacyContext
+from reference_backend.legacy.races import RaceCounters
 from reference_backend.legacy.supervisor.execution_engine_factory import (
     ExecutionEngineFactory as LegacyFactory,
 )
@@ -61,7 +62,7 @@ async def main(n: int, users: int) -> None:
 
     db = open_database("sqlite://")
     legacy = LegacyFactory(db, SimulatedModel())
-    bridges = BridgeHolder(db)
+    bridges = BridgeHolder(db, RaceCounters())
     await bridges.get_websocket_bridge()
     legacy.configure(bridges)
     legacy_n = max(200, n // 10)

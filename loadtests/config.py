@@ -27,6 +27,9 @@ class LoadConfig:
     # per_iteration: login -> connect -> message -> close each iteration (the golden path);
     # persistent: login and connect once, then one message per iteration.
     connection: Literal["per_iteration", "persistent"] = "per_iteration"
+    # how a run starts: a WebSocket frame, POST /api/chat/message (its events still come on
+    # the socket), or HTTP for each user's first run only (a cold start's burst)
+    start_runs: Literal["ws", "http", "http-first"] = "ws"
     response_timeout_s: float = 10.0
     think_time_s: float = 0.0
     connect_timeout_s: float = 10.0

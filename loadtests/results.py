@@ -30,6 +30,7 @@ from resultsformat import (
     count_runs,
     requests_by_name,
 )
+from resultsformat.backend import attribution
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION"]
 
@@ -248,7 +249,7 @@ def summarize_rows(out_dir: Path) -> dict[str, Any]:
             "p99": float(q[2]),
             "max": float(ok.max()) if len(ok) else float("nan"),
         }
-    return {"rows": int(len(df)), "names": names, "runs": counts}
+    return {"rows": int(len(df)), "names": names, "runs": counts, "backend": attribution(out_dir)}
 
 
 _ORDER = ["golden_path", "login", "ws_connect", "ttfe", "response", "iteration"]
@@ -283,4 +284,8 @@ def format_summary(title: str, summary: dict[str, Any], meta: dict[str, Any]) ->
             f"{s['p50']:>9.1f}{s['p95']:>9.1f}{s['p99']:>9.1f}"
         )
     lines.append("  " + format_counts(summary["runs"]))
+    backend = summary.get("backend")
+    if backend is not None:  # a legacy backend says which race caused its defects
+        lines.append("  the backend's attribution (legacy races):")
+        lines += [f"    {line}" for line in backend.lines()]
     return lines

@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="per-iteration",
         help="login+connect every iteration (the golden path) or once per user",
     )
+    p.add_argument(
+        "--start-runs",
+        choices=["ws", "http", "http-first"],
+        help="start runs with a WebSocket frame, POST /api/chat/message, or HTTP for each "
+        "user's first run (default: http-first for cold-start, else ws)",
+    )
     p.add_argument("--users-csv", type=Path, help="CSV of username,password to log in as")
     p.add_argument(
         "--user-prefix", default="load", help="usernames PREFIX0..PREFIXn (default load)"
@@ -114,6 +120,14 @@ class Plan:
     spawn_rate: float
     peak_users: int
     backend_settings: dict[str, str]
+
+
+def start_runs(args: argparse.Namespace) -> str:
+    """How runs start: as asked, else HTTP-first for a cold start (its HTTP burst) and
+    WebSocket frames otherwise."""
+    if args.start_runs:
+        return str(args.start_runs)
+    return "http-first" if args.scenario == "cold-start" else "ws"
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -400,6 +414,7 @@ def run_once(
             "model": args.model,
             "user_class": "GoldenPathUser",
             "connection": args.connection,
+            "start_runs": start_runs(args),
             "rate": args.rate if args.model == "open" else None,
             "rate_end": args.rate_end,
             "arrival": args.arrival if args.model == "open" else None,
@@ -449,6 +464,7 @@ def run_once(
             pool_size=args.pool_size or plan.peak_users,
             users_csv=str(args.users_csv) if args.users_csv else None,
             connection="persistent" if args.connection == "persistent" else "per_iteration",
+            start_runs=start_runs(args),
             response_timeout_s=plan.response_timeout_s,
             think_time_s=plan.think_time_s,
             source_addresses=args.source_addresses,

@@ -1,4 +1,4 @@
-"""Load shapes: steady, ramp, step, spike, soak, as Locust ``LoadTestShape``s.
+"""Load shapes: steady, ramp, step, spike, soak, cold-start, as Locust ``LoadTestShape``s.
 
 ``users_at(name, spec, t)`` is the plain arithmetic (no Locust import, so it
 can be tested anywhere); ``make_shape`` wraps it in a ``LoadTestShape`` whose
@@ -59,6 +59,9 @@ SHAPES: dict[str, Callable[[ShapeSpec, float], int]] = {
     "step": _step,
     "spike": _spike,
     "soak": _steady,
+    # every user at the same instant, right after the backend started: what a deploy sees
+    # when its clients reconnect at once (with runs started over HTTP, see the runner)
+    "cold-start": _steady,
 }
 
 
@@ -84,8 +87,13 @@ def make_shape(name: str, spec: ShapeSpec) -> LoadTestShape:
             users = users_at(name, spec, self.get_run_time())
             if users is None:
                 return None
-            # a spike arrives at once: spawn it within a second
-            rate = max(spec.spawn_rate, float(users)) if name == "spike" else spec.spawn_rate
+            # a spike arrives within a second; a cold start at the same instant
+            if name == "cold-start":
+                rate = max(spec.spawn_rate, 1000.0 * users)
+            elif name == "spike":
+                rate = max(spec.spawn_rate, float(users))
+            else:
+                rate = spec.spawn_rate
             return users, rate
 
     GoldenPathShape.__name__ = f"{name.capitalize()}Shape"

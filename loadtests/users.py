@@ -121,6 +121,7 @@ class GoldenPathUser(FastHttpUser):
         self.schedule = getattr(self.environment, "goldenpath_schedule", None)
         self.backoff_s = 0.0
         self.last: RunCheck | None = None  # the latest run whose row is written
+        self.runs_started = 0
 
     def wait_time(self) -> float:
         """Think time between iterations (0: back to back, the closed model's default).
@@ -246,20 +247,43 @@ class GoldenPathUser(FastHttpUser):
         )
         charged.record()
 
+    def _over_http(self) -> bool:
+        mode = self.cfg.start_runs
+        return mode == "http" or (mode == "http-first" and self.runs_started == 0)
+
+    def _post_message(self, message: dict[str, str], check: RunCheck) -> None:
+        """Start the run with ``POST /api/chat/message``; its events come on the socket."""
+        body = {"message": message["message"], "client_msg_id": message["client_msg_id"]}
+        with self.client.post(
+            "/api/chat/message",
+            json=body,
+            headers={"Authorization": f"Bearer {self.token}"},
+            name="chat_message",
+            context={"user": self.username, "msg_id": check.msg_id},
+            catch_response=True,
+        ) as resp:
+            if resp.status_code != 202:
+                failure = GoldenPathFailure("http_error", f"HTTP {resp.status_code}")
+                resp.failure(failure)
+                check.errors.append(f"chat_message HTTP {resp.status_code}")
+
     def _exchange(self, ws: WsConnection, check: RunCheck) -> None:
         """Send one message and read its run into ``check`` (timings on it too)."""
-        frame = json.dumps(
-            {
-                "type": "user_message",
-                "message": f"{self.cfg.message} {check.canary}",
-                "client_msg_id": check.msg_id,
-            }
-        )
+        message = {
+            "type": "user_message",
+            "message": f"{self.cfg.message} {check.canary}",
+            "client_msg_id": check.msg_id,
+        }
         t0 = time.perf_counter()
         check.sent_at = time.time()
         deadline = t0 + self.cfg.response_timeout_s
+        over_http = self._over_http()
+        self.runs_started += 1
         try:
-            ws.send_text(frame)
+            if over_http:
+                self._post_message(message, check)
+            else:
+                ws.send_text(json.dumps(message))
             while not check.done:
                 left = deadline - time.perf_counter()
                 if left <= 0:

@@ -75,5 +75,40 @@ class Metrics:
             registry=r,
         )
 
+        # Legacy mode's attribution (reference_backend/legacy/races.py): every label exists
+        # from the start, so canonical mode shows each at 0.
+        self.legacy_races = Counter(
+            "goldenpath_legacy_races",
+            "Legacy-mode races that fired, by race (0 in canonical mode)",
+            ["race"],
+            registry=r,
+        )
+        self.legacy_1011 = Counter(
+            "goldenpath_legacy_ws_1011_closes",
+            "Legacy-mode 1011 closes, by the race that caused them",
+            ["cause"],
+            registry=r,
+        )
+        self.legacy_misdelivered = Counter(
+            "goldenpath_legacy_misdelivered_events",
+            "Legacy-mode events sent to a user other than the run's, by cause",
+            ["cause"],
+            registry=r,
+        )
+        self.legacy_http_failed = Counter(
+            "goldenpath_legacy_http_runs_failed",
+            "Legacy-mode runs started over HTTP that failed, by cause",
+            ["cause"],
+            registry=r,
+        )
+        from reference_backend.legacy.races import CAUSES, RACES
+
+        for race in RACES:
+            self.legacy_races.labels(race=race)
+        for cause in CAUSES:
+            self.legacy_1011.labels(cause=cause)
+            self.legacy_misdelivered.labels(cause=cause)
+            self.legacy_http_failed.labels(cause=cause)
+
     def watch_factory(self, read: Callable[[], dict[str, Any]]) -> None:
         self.registry.register(_FactoryCollector(read))

@@ -89,6 +89,7 @@ class CanonicalService:
     ) -> None:
         self._settings = settings
         self._metrics = metrics
+        self._audit = audit
         self.bridge = WebSocketBridge(
             send_timeout_s=settings.ws_send_timeout_s,
             on_slow_consumer=self._slow_consumer,
@@ -121,11 +122,13 @@ class CanonicalService:
 
     async def start(self) -> None:
         await self.factory.start()
+        self._audit.record("system", "bridge_created")
         self._started = True
 
     async def serve_socket(self, websocket: WebSocket, user_id: str) -> None:
         """Serve one accepted socket until the client leaves or the server drains."""
         conn = self.bridge.register(websocket, user_id)
+        self._audit.record(user_id, "ws_connect")  # buffered: no await on the request path
         thread_id = new_thread_id()
         # Back-pressure for floods: a frame is read only when this socket has a free
         # run slot, so a client faster than the agent waits instead of piling up tasks.
@@ -162,6 +165,7 @@ class CanonicalService:
             pass
         finally:
             self.bridge.unregister(conn)
+            self._audit.record(user_id, "ws_disconnect")
             self._metrics.ws_open.dec()
 
     def _frame_rejected(self, reason: str) -> None:

@@ -3,60 +3,87 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from starlette.websockets import WebSocket
 
 from reference_backend.db import Database
+from reference_backend.legacy.races import LOST_REGISTRATION, ORPHANED_BRIDGE, RaceCounters
 
 
 class WebSocketNotRegisteredError(RuntimeError):
     """An event was sent for a user with no registered socket."""
 
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"no WebSocket registered for {user_id}")
+        self.user_id = user_id
+
 
 class AgentWebSocketBridge:
     """Maps user id -> socket. Writers copy the map, persist, then publish the copy."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, races: RaceCounters) -> None:
         self._db = db
+        self._races = races
         self._connections: dict[str, WebSocket] = {}
         self._seq: dict[str, int] = {}
-        self.known_users: list[str] = []
+        # registrations overwritten by a racing writer: user -> the socket that was lost
+        self.lost: dict[str, WebSocket] = {}
 
     async def initialize(self) -> None:
-        """Warm up from the audit trail (recent users), as the original did on first use."""
-        self.known_users = await asyncio.to_thread(self._db.recent_audit_users)
+        """Record the bridge's creation in the audit trail, as the original did on first use
+        (the canonical service records the same row, off the request path)."""
+        await asyncio.to_thread(
+            self._db.record_audit, [(time.time(), "system", "bridge_created", None, None)]
+        )
 
     @property
     def connection_count(self) -> int:
         return len(self._connections)
 
+    def has(self, user_id: str) -> bool:
+        return user_id in self._connections
+
     async def _persist(self, action: str, user_id: str) -> None:
-        await asyncio.to_thread(
-            self._db.record_audit,
-            [(asyncio.get_running_loop().time(), user_id, action, None, None)],
-        )
+        # The audit row the canonical service also writes (buffered, off the request path);
+        # the original wrote it here, inside the copy-on-write window.
+        await asyncio.to_thread(self._db.record_audit, [(time.time(), user_id, action, None, None)])
+
+    def _publish(self, before: dict[str, WebSocket], connections: dict[str, WebSocket]) -> None:
+        """Publish ``connections``, a copy of ``before`` made before an await: a socket
+        another writer registered meanwhile, which the copy does not hold, is lost."""
+        for user_id, websocket in self._connections.items():
+            if before.get(user_id) is not websocket and connections.get(user_id) is not websocket:
+                self.lost[user_id] = websocket
+                self._races.fired(LOST_REGISTRATION)
+        self._connections = connections
 
     async def register(self, user_id: str, websocket: WebSocket) -> None:
         # Copy-on-write "so readers never see a dict being changed"; but the
         # copy is taken before the await and published after it, so a
         # registration made meanwhile by another user is overwritten (lost).
-        connections = dict(self._connections)
+        before = self._connections
+        connections = dict(before)
         connections[user_id] = websocket
         await self._persist("ws_connect", user_id)
-        self._connections = connections
+        self._publish(before, connections)
+        self.lost.pop(user_id, None)
 
     async def unregister(self, user_id: str, websocket: WebSocket) -> None:
-        connections = dict(self._connections)
+        # The same window: a user's new socket, registered while its old one is being
+        # removed (a client that reconnects at once), is lost with it.
+        before = self._connections
+        connections = dict(before)
         if connections.get(user_id) is websocket:
             del connections[user_id]
         await self._persist("ws_disconnect", user_id)
-        self._connections = connections
+        self._publish(before, connections)
 
     async def send_to_user(self, user_id: str, event: dict[str, Any]) -> None:
         websocket = self._connections.get(user_id)
         if websocket is None:
-            raise WebSocketNotRegisteredError(f"no WebSocket registered for {user_id}")
+            raise WebSocketNotRegisteredError(user_id)
         self._seq[user_id] = self._seq.get(user_id, 0) + 1
         await websocket.send_json({**event, "seq": self._seq[user_id]})
 
@@ -64,16 +91,30 @@ class AgentWebSocketBridge:
 class BridgeHolder:
     """Where the original kept its module-level bridge singleton (one per app here)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, races: RaceCounters) -> None:
         self._db = db
+        self._races = races
         self.bridge: AgentWebSocketBridge | None = None
+        self.orphans: list[AgentWebSocketBridge] = []
         self.initializations = 0
 
     async def get_websocket_bridge(self) -> AgentWebSocketBridge:
         if self.bridge is None:  # check ...
-            bridge = AgentWebSocketBridge(self._db)
+            bridge = AgentWebSocketBridge(self._db, self._races)
             self.initializations += 1
             await bridge.initialize()  # ... await (another caller gets here too) ...
-            self.bridge = bridge  # ... set: the later one wins, the earlier is orphaned
+            if self.bridge is not None:  # ... set: the later one wins, the earlier is orphaned
+                self.orphans.append(self.bridge)
+                self._races.fired(ORPHANED_BRIDGE)
+            self.bridge = bridge
             return bridge
         return self.bridge
+
+    def cause_of_missing(self, user_id: str) -> str | None:
+        """Why ``user_id`` has no socket on the current bridge: its socket is registered on an
+        orphaned bridge, or its registration was lost to a copy-on-write; else None."""
+        if any(b.has(user_id) for b in self.orphans):
+            return ORPHANED_BRIDGE
+        if self.bridge is not None and user_id in self.bridge.lost:
+            return LOST_REGISTRATION
+        return None

@@ -17,6 +17,7 @@ from reference_backend.events import (
     agent_event,
 )
 from reference_backend.legacy.bridge import AgentWebSocketBridge
+from reference_backend.legacy.races import CONTEXT_SWAP, RaceCounters
 
 
 @dataclass
@@ -33,12 +34,26 @@ class ExecutionEngine:
     """Runs the agent and sends events to ``context.user_id`` through the bridge."""
 
     def __init__(
-        self, context: UserExecutionContext, bridge: AgentWebSocketBridge, model: ModelProvider
+        self,
+        context: UserExecutionContext,
+        bridge: AgentWebSocketBridge,
+        model: ModelProvider,
+        *,
+        requested_by: str | None = None,
+        races: RaceCounters | None = None,
     ) -> None:
         self.engine_id = uuid.uuid4().hex
         self.context = context
         self._bridge = bridge
         self._model = model
+        # the user whose request built it: not ``context.user_id`` after a context swap
+        self.requested_by = requested_by or context.user_id
+        self._races = races or RaceCounters()
+
+    @property
+    def swapped(self) -> bool:
+        """Built with another user's context: its events go to that user."""
+        return self.requested_by != self.context.user_id
 
     async def execute(self, message: str, client_msg_id: str | None) -> str:
         ctx, started = self.context, time.perf_counter()
@@ -55,6 +70,8 @@ class ExecutionEngine:
                 client_msg_id=client_msg_id,
             )
             await self._bridge.send_to_user(ctx.user_id, event)
+            if self.swapped:  # delivered, to the wrong user
+                self._races.misdelivered_event(CONTEXT_SWAP)
 
         await emit(AGENT_STARTED, {"message": message, "client_msg_id": client_msg_id})
         await emit(AGENT_THINKING, {"thought": await self._model.think(message)})

@@ -17,12 +17,25 @@ from reference_backend.agent import ModelProvider
 from reference_backend.config import Settings
 from reference_backend.db import Database
 from reference_backend.events import error_event
-from reference_backend.legacy.bridge import AgentWebSocketBridge, BridgeHolder
-from reference_backend.legacy.engine import UserExecutionContext
+from reference_backend.legacy.bridge import (
+    AgentWebSocketBridge,
+    BridgeHolder,
+    WebSocketNotRegisteredError,
+)
+from reference_backend.legacy.engine import ExecutionEngine, UserExecutionContext
 from reference_backend.legacy.execution_engine_unified_factory import (
     UnifiedExecutionEngineFactory,
 )
-from reference_backend.legacy.supervisor.execution_engine_factory import ExecutionEngineFactory
+from reference_backend.legacy.races import (
+    CONTEXT_SWAP,
+    UNATTRIBUTED,
+    UNCONFIGURED_FACTORY,
+    RaceCounters,
+)
+from reference_backend.legacy.supervisor.execution_engine_factory import (
+    ExecutionEngineFactory,
+    FactoryNotConfiguredError,
+)
 from reference_backend.metrics import Metrics
 from reference_backend.service import new_run_id, new_thread_id
 from reference_backend.ws_protocol import (
@@ -53,7 +66,8 @@ class LegacyService:
         self._db = db
         self._model = model
         self._metrics = metrics
-        self._bridges = BridgeHolder(db)
+        self.races = RaceCounters(metrics)
+        self._bridges = BridgeHolder(db, self.races)
         self._socket_factory: ExecutionEngineFactory | None = None
         self._http_factory: UnifiedExecutionEngineFactory | None = None
         self._http_runs: set[asyncio.Task[None]] = set()
@@ -63,7 +77,7 @@ class LegacyService:
 
     async def _get_socket_factory(self) -> ExecutionEngineFactory:
         if self._socket_factory is None:
-            factory = ExecutionEngineFactory(self._db, self._model)
+            factory = ExecutionEngineFactory(self._db, self._model, self.races)
             self._socket_factory = factory  # published before it is configured
             await self._bridges.get_websocket_bridge()
             factory.configure(self._bridges)
@@ -71,7 +85,7 @@ class LegacyService:
 
     async def _get_http_factory(self) -> UnifiedExecutionEngineFactory:
         if self._http_factory is None:
-            factory = UnifiedExecutionEngineFactory(self._db, self._model)
+            factory = UnifiedExecutionEngineFactory(self._db, self._model, self.races)
             self._http_factory = factory
             await self._bridges.get_websocket_bridge()
             factory.configure(self._bridges)
@@ -82,6 +96,7 @@ class LegacyService:
         await bridge.register(user_id, websocket)
         thread_id = new_thread_id()
         self._metrics.ws_open.inc()
+        engine: ExecutionEngine | None = None
         try:
             async for frame in receive_frames(
                 websocket,
@@ -95,6 +110,7 @@ class LegacyService:
                     continue
                 factory = await self._get_socket_factory()
                 context = UserExecutionContext(user_id, new_run_id(), thread_id)
+                engine = None
                 engine = await factory.create_for_user(context)
                 await engine.execute(frame.message, frame.client_msg_id)
                 await factory.cleanup_engine(engine)  # skipped when execute raised: a leak
@@ -103,19 +119,42 @@ class LegacyService:
             await self._close(websocket, CLOSE_TOO_BIG, "frame too big")
         except WebSocketDisconnect:
             pass
-        except Exception:
+        except Exception as exc:
             # The original handler's catch-all: any error in a run ends the socket with 1011.
             log.exception("legacy run failed for %s", user_id)
             self._metrics.runs.labels(outcome="error").inc()
-            await self._close(websocket, CLOSE_INTERNAL_ERROR, "internal error")
+            if await self._close(websocket, CLOSE_INTERNAL_ERROR, "internal error"):
+                self.races.close_1011(self._cause(exc, engine))
         finally:
             self._metrics.ws_open.dec()
             await bridge.unregister(user_id, websocket)
 
-    async def _close(self, websocket: WebSocket, code: int, reason: str) -> None:
-        self._metrics.ws_closes.labels(code=str(code)).inc()
-        with contextlib.suppress(RuntimeError):  # the client may have gone already
+    def _cause(self, exc: Exception, engine: ExecutionEngine | None) -> str:
+        """The race behind a failed run."""
+        if isinstance(exc, FactoryNotConfiguredError):
+            return UNCONFIGURED_FACTORY
+        if engine is not None and engine.swapped:
+            return CONTEXT_SWAP  # it sent to the user whose context it was given
+        if isinstance(exc, KeyError):
+            # cleanup by user id: only two engines under one user (a swap) make it miss
+            return CONTEXT_SWAP
+        # A send that found no socket for the user, or a stale one (a registration a
+        # copy-on-write put back after it was closed): which race took its socket?
+        if isinstance(exc, WebSocketNotRegisteredError):
+            target: str | None = exc.user_id
+        else:
+            target = engine.context.user_id if engine is not None else None
+        cause = self._bridges.cause_of_missing(target) if target is not None else None
+        return cause or UNATTRIBUTED
+
+    async def _close(self, websocket: WebSocket, code: int, reason: str) -> bool:
+        """Close with ``code``; False when the client had already gone (nothing was sent)."""
+        try:
             await websocket.close(code=code, reason=reason)
+        except RuntimeError:  # the client may have gone already
+            return False
+        self._metrics.ws_closes.labels(code=str(code)).inc()
+        return True
 
     async def start_run(self, user_id: str, message: str, client_msg_id: str | None) -> str:
         run_id = new_run_id()
@@ -127,6 +166,7 @@ class LegacyService:
     async def _http_run(
         self, user_id: str, run_id: str, message: str, client_msg_id: str | None
     ) -> None:
+        engine: ExecutionEngine | None = None
         try:
             factory = await self._get_http_factory()
             engine = await factory.create_for_user(UserExecutionContext(user_id, run_id))
@@ -134,6 +174,7 @@ class LegacyService:
             await factory.cleanup_engine(engine)
         except Exception as exc:
             log.warning("legacy HTTP run %s failed: %r", run_id, exc)
+            self.races.http_run_failed(self._cause(exc, engine))
             bridge = self._bridges.bridge
             if bridge is not None:
                 with contextlib.suppress(Exception):
@@ -156,6 +197,7 @@ class LegacyService:
             "factory_mode": "legacy",
             "factory_instances": len(factories),
             "bridge_initializations": self._bridges.initializations,
+            "orphaned_bridges": len(self._bridges.orphans),
             "websocket_connections": (
                 self._bridges.bridge.connection_count if self._bridges.bridge else 0
             ),
@@ -167,4 +209,4 @@ class LegacyService:
             "creation_errors",
         ):
             metrics[key] = sum(int(f.get_factory_metrics()[key]) for f in factories)
-        return metrics
+        return {**metrics, **self.races.as_dict()}

@@ -19,7 +19,8 @@ def test_shapes() -> None:
     assert ramp[0] == 1 and ramp[1] < ramp[2] < ramp[3] <= ramp[4] == 40 and ramp[-1] is None
     assert users_over_time("step", spec) == [10, 10, 20, 40, 40, None, None]
     assert users_over_time("spike", spec) == [40, 40, 120, 40, 40, None, None]
-    assert set(SHAPES) == {"steady", "ramp", "step", "spike", "soak"}
+    assert users_over_time("cold-start", spec) == [40, 40, 40, 40, 40, None, None]
+    assert set(SHAPES) == {"steady", "ramp", "step", "spike", "soak", "cold-start"}
     with pytest.raises(ValueError, match="unknown scenario"):
         users_at("wave", spec, 0)
 

@@ -118,7 +118,7 @@ def test_sigterm_closes_open_sockets_with_1001(fresh_backend: EmbeddedBackend) -
     assert "Application shutdown complete" in log and "Traceback" not in log
 
 
-def test_audit_trail_records_create_and_cleanup_per_user(tmp_path: Path) -> None:
+def test_audit_trail_records_sockets_and_engines_per_user(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from reference_backend.db import open_database
@@ -138,7 +138,13 @@ def test_audit_trail_records_create_and_cleanup_per_user(tmp_path: Path) -> None
     db = open_database(url)  # the lifespan flushed the trail on the way out
     actions = [(row[2], row[3]) for row in db.audit_for(user_id)]
     db.close()
-    assert actions == [("engine_created", run_id), ("engine_cleaned", run_id)]
+    # the socket's connect and disconnect too, as the legacy bridge records them on its path
+    assert actions == [
+        ("ws_connect", None),
+        ("engine_created", run_id),
+        ("engine_cleaned", run_id),
+        ("ws_disconnect", None),
+    ]
 
 
 async def _open_and_start_runs(backend: EmbeddedBackend, n: int) -> list[ClientConnection]:

@@ -11,14 +11,22 @@ from reference_backend.agent import ModelProvider
 from reference_backend.db import Database
 from reference_backend.legacy.bridge import BridgeHolder
 from reference_backend.legacy.engine import ExecutionEngine, UserExecutionContext
+from reference_backend.legacy.races import CONTEXT_SWAP, UNCONFIGURED_FACTORY, RaceCounters
+
+
+class FactoryNotConfiguredError(RuntimeError):
+    """A factory was used before ``configure``: no WebSocket bridge to send through."""
 
 
 class ExecutionEngineFactory:
     """One instance serves every user; engines are kept by user id."""
 
-    def __init__(self, db: Database, model: ModelProvider) -> None:
+    def __init__(
+        self, db: Database, model: ModelProvider, races: RaceCounters | None = None
+    ) -> None:
         self._db = db
         self._model = model
+        self._races = races or RaceCounters()
         self._bridges: BridgeHolder | None = None
         self._current_context: UserExecutionContext | None = None
         self._active_engines: dict[str, ExecutionEngine] = {}
@@ -32,7 +40,10 @@ class ExecutionEngineFactory:
         bridge = self._bridges.bridge if self._bridges is not None else None
         if bridge is None:
             self.counts["creation_errors"] += 1
-            raise RuntimeError("ExecutionEngineFactory not configured: no WebSocket bridge")
+            self._races.fired(UNCONFIGURED_FACTORY)
+            raise FactoryNotConfiguredError(
+                "ExecutionEngineFactory not configured: no WebSocket bridge"
+            )
         # Kept on the shared factory "so helpers need not pass it around" ...
         self._current_context = context
         await asyncio.to_thread(
@@ -40,7 +51,12 @@ class ExecutionEngineFactory:
             [(time.time(), context.user_id, "engine_created", context.run_id, None)],
         )
         # ... and read back after the await: by now it may be another user's.
-        engine = ExecutionEngine(self._current_context, bridge, self._model)
+        current = self._current_context
+        if current is not context:
+            self._races.fired(CONTEXT_SWAP)
+        engine = ExecutionEngine(
+            current, bridge, self._model, requested_by=context.user_id, races=self._races
+        )
         self._active_engines[self._current_context.user_id] = engine
         self.counts["total_engines_created"] += 1
         return engine
