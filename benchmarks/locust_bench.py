@@ -3,7 +3,8 @@
     python benchmarks/locust_bench.py --host URL --user golden|bare --users 50 --seconds 15
 
 Prints one JSON line: flows completed, seconds, flows per second, failures.
-``bare`` sends the same frames as ``GoldenPathUser`` and checks nothing.
+``bare`` sends the same frames as ``GoldenPathUser`` and checks nothing (a login and a
+connect per flow); ``persistent`` logs in and connects once per user.
 """
 
 from __future__ import annotations
@@ -61,14 +62,52 @@ class BareUser(FastHttpUser):
         )
 
 
+class BarePersistentUser(FastHttpUser):
+    """Login and connect once, then send and read until agent_completed: no checks."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.username = f"load{next(_index)}"
+        resp = self.client.post(
+            "/api/auth/login",
+            json={"username": self.username, "password": "load-password"},
+            name="login",
+        )
+        self.ws = WsConnection(
+            ws_url(self.host or ""), token=resp.json()["access_token"], timeout_s=10
+        )
+
+    def on_stop(self) -> None:
+        self.ws.close()
+
+    @task
+    def flow(self) -> None:
+        t0 = time.perf_counter()
+        self.ws.send_text('{"type": "user_message", "message": "golden path check"}')
+        while "agent_completed" not in self.ws.recv_text():
+            pass
+        self.environment.events.request.fire(
+            request_type="BARE",
+            name="golden_path",
+            response_time=(time.perf_counter() - t0) * 1000,
+            response_length=0,
+            exception=None,
+            context={},
+        )
+
+
+USERS = {"bare": BareUser, "persistent": BarePersistentUser}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", required=True)
-    parser.add_argument("--user", choices=["golden", "bare"], required=True)
+    parser.add_argument("--user", choices=["golden", "bare", "persistent"], required=True)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15)
     args = parser.parse_args()
-    user_class = GoldenPathUser if args.user == "golden" else BareUser
+    user_class = GoldenPathUser if args.user == "golden" else USERS[args.user]
     set_config(LoadConfig(pool_size=args.users))
     env = Environment(user_classes=[user_class], host=args.host)
     runner = env.create_local_runner()

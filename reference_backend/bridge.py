@@ -3,17 +3,27 @@
 Every registry change is a plain dict/set update with no ``await`` in between,
 so on one event loop it is atomic: there is no window for another request to
 see or overwrite a half-made change (the legacy bridge has such windows).
+
+Sending is the hot path (five events per agent run), so it costs little: a
+frame is serialized with orjson, and the deadline for slow readers is kept by
+one watchdog per bridge rather than a timer per event. A send returns at once
+unless the socket's write buffer is full (the client stopped reading); the
+watchdog cancels a send that has been blocked past ``send_timeout_s``, and the
+socket is closed with 1008.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
 
+import orjson
 from starlette.websockets import WebSocket, WebSocketState
 
+from reference_backend.broker import RedisBroker
 from reference_backend.events import Event
 
 log = logging.getLogger(__name__)
@@ -46,23 +56,45 @@ class Connection:
         self._send_timeout_s = send_timeout_s
         self._closing: asyncio.Task[None] | None = None
         self.closed = False
+        # the send in progress: when it began (loop time) and its task, for the watchdog
+        self._since: float | None = None
+        self._sender: asyncio.Task[object] | None = None
+        self._expired = False
 
     async def send(self, event: Event) -> None:
         """Send one event; concurrent runs on one socket never interleave a frame.
 
-        Raises SlowConsumerError when the event cannot be handed over within the
-        send timeout (waiting for the lock included): the socket is then closed.
+        Raises SlowConsumerError when the event could not be handed over within the
+        send timeout (waiting behind a blocked send included): the socket is then closed.
         """
-        try:
-            async with asyncio.timeout(self._send_timeout_s):
-                async with self._send_lock:
-                    self._seq += 1
-                    await self.websocket.send_json({**event, "seq": self._seq})
-        except TimeoutError:
-            # The client stopped reading (or its network did): its buffers are full
-            # and every later send would block a run of this user as well.
-            self._close_in_background(CLOSE_TOO_SLOW, "too slow")
-            raise SlowConsumerError(f"send did not finish in {self._send_timeout_s} s") from None
+        async with self._send_lock:
+            if self._expired:
+                raise SlowConsumerError("the socket was closed: a send did not finish in time")
+            self._seq += 1
+            frame = orjson.dumps({**event, "seq": self._seq}).decode()
+            self._sender = asyncio.current_task()
+            self._since = asyncio.get_running_loop().time()
+            try:
+                await self.websocket.send_text(frame)
+            except asyncio.CancelledError:
+                if not self._expired or self._sender is None:
+                    raise
+                # the watchdog's cancel: the client stopped reading (or its network did),
+                # its buffers are full, and every later send would block a run of this user
+                self._sender.uncancel()
+                self._close_in_background(CLOSE_TOO_SLOW, "too slow")
+                raise SlowConsumerError(
+                    f"send did not finish in {self._send_timeout_s} s"
+                ) from None
+            finally:
+                self._since = self._sender = None
+
+    def check_deadline(self, now: float) -> None:
+        """Cancel a send that has been blocked past the send timeout (the watchdog's call)."""
+        if self._since is not None and not self._expired:
+            if now - self._since >= self._send_timeout_s and self._sender is not None:
+                self._expired = True
+                self._sender.cancel()
 
     def _close_in_background(self, code: int, reason: str) -> None:
         # The close frame queues behind the unread data, so closing can itself
@@ -95,6 +127,35 @@ class WebSocketBridge:
         self._send_timeout_s = send_timeout_s
         self._on_slow_consumer = on_slow_consumer
         self._on_cross_user = on_cross_user
+        self._watchdog: asyncio.Task[None] | None = None
+        # With a broker (Redis) events go through it, to every worker with a socket of the
+        # user; without one they go straight to this process's sockets.
+        self.broker: RedisBroker | None = None
+        self._deliveries: set[asyncio.Task[int]] = set()
+
+    def start(self) -> None:
+        """Start the watchdog that keeps the send deadline (the lifespan calls it)."""
+        if self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch(), name="bridge-send-watchdog")
+
+    async def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
+
+    async def _watch(self) -> None:
+        # a quarter of the timeout, at most a second: a blocked send is cut off within
+        # 1.25x the timeout, for the price of one pass over the sockets a second
+        interval = min(1.0, self._send_timeout_s / 4)
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for conns in list(self._by_user.values()):
+                for conn in list(conns):
+                    conn.check_deadline(now)
 
     @property
     def connection_count(self) -> int:
@@ -121,11 +182,13 @@ class WebSocketBridge:
             del self._by_user[conn.user_id]
 
     async def send_to_user(self, user_id: str, event: Event) -> int:
-        """Send ``event`` to every open socket of ``user_id``; returns how many got it.
+        """Send ``event`` to every open socket of ``user_id``: this process's, or through the
+        broker every worker's. Returns how many sockets (workers, with a broker) got it.
 
         An event that names another user is never sent (defence in depth: the
         factory binds each engine to its user, so this should never happen); it is
-        logged and reported to ``on_cross_user(target, owner)``.
+        logged and reported to ``on_cross_user(target, owner)``. With a broker that
+        cannot be reached it raises ``BrokerUnavailable``.
         """
         owner = event.get("user_id")
         if owner is not None and owner != user_id:
@@ -133,6 +196,22 @@ class WebSocketBridge:
             if self._on_cross_user is not None:
                 self._on_cross_user(user_id, str(owner))
             return 0
+        if self.broker is not None:
+            return await self.broker.publish(user_id, orjson.dumps(event))
+        return await self.send_local(user_id, event)
+
+    def deliver_published(self, user_id: str, payload: bytes) -> None:
+        """An event the broker delivered: send it to this process's sockets of the user.
+
+        A task per event, so a slow reader cannot hold up the broker's listener; the
+        send lock of each socket is FIFO, so events keep their order.
+        """
+        task = asyncio.create_task(self.send_local(user_id, orjson.loads(payload)))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def send_local(self, user_id: str, event: Event) -> int:
+        """Send ``event`` to this process's open sockets of ``user_id``."""
         delivered = 0
         for conn in list(self._by_user.get(user_id, ())):
             try:

@@ -91,6 +91,12 @@ def serve_main(argv: Sequence[str]) -> int:
     settings = _load_settings(prog, args)
     if isinstance(settings, int):
         return settings
+    if settings.redis_url:
+        from reference_backend.broker import check_redis_url
+
+        problem = check_redis_url(settings.redis_url)
+        if problem is not None:  # before uvicorn starts: one line, exit 2, not a traceback
+            return _fail(prog, problem)
     from reference_backend.server import serve
 
     return serve(settings)

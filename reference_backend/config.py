@@ -68,10 +68,23 @@ class Settings(BaseSettings):
     # any). Empty: the socket's peer is the client. uvicorn's default trusts
     # 127.0.0.1, which let any local client pick the address the login limit sees.
     trusted_proxies: str = ""
+    # Scale-out across workers and hosts: events through Redis pub/sub, one channel per user,
+    # and the failed-login limits in Redis. None: one process, the in-memory bridge.
+    redis_url: str | None = None
+    redis_prefix: str = "goldenpath"
     shutdown_grace_s: float = Field(default=5.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # One line per request: useful by hand, megabytes per minute under load.
     access_log: bool = True
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"redis_url {url!r}: expected redis://host:port[/db]")
+        return url
 
     @field_validator("database_url")
     @classmethod

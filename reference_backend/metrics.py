@@ -68,6 +68,7 @@ class Metrics:
             registry=r,
         )
         self.runs = Counter("goldenpath_agent_runs", "Agent runs", ["outcome"], registry=r)
+        self._run_outcomes: dict[str, Any] = {}
         self.run_seconds = Histogram(
             "goldenpath_agent_run_seconds",
             "Agent run duration",
@@ -109,6 +110,14 @@ class Metrics:
             self.legacy_1011.labels(cause=cause)
             self.legacy_misdelivered.labels(cause=cause)
             self.legacy_http_failed.labels(cause=cause)
+
+    def run_outcome(self, outcome: str) -> Any:
+        """The ``goldenpath_agent_runs_total{outcome}`` child, looked up once per outcome
+        (on the hot path, ``labels()`` would hash the label values for every run)."""
+        child = self._run_outcomes.get(outcome)
+        if child is None:
+            child = self._run_outcomes[outcome] = self.runs.labels(outcome=outcome)
+        return child
 
     def watch_factory(self, read: Callable[[], dict[str, Any]]) -> None:
         self.registry.register(_FactoryCollector(read))

@@ -1,15 +1,18 @@
 """Failed-login limits: a sliding window per username and per client address.
 
-In memory and per process: with ``--workers N`` each worker counts on its own,
-so the effective limit is up to N times the setting.
+In memory and per process by default (``LoginLimiter``); with
+``GOLDENPATH_REDIS_URL`` they live in Redis (``RedisLoginLimiter``), so every
+worker and host counts against the same limit.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Any
 
 # Keys are attacker-chosen (any username, any address): past this many, the
 # least recently failed key is forgotten, so memory stays bounded.
@@ -111,3 +114,61 @@ class LoginLimiter:
         # Only the user's own counter: one good password must not reset the
         # budget of an address that is guessing many other accounts.
         self._users.clear(username)
+
+
+class RedisLoginLimiter:
+    """The same limits, kept in Redis so that every worker and host counts together.
+
+    Each key is a sorted set of failure times (wall clock), trimmed to the window
+    and to the ``limit`` newest; it expires with the window. Its methods are
+    coroutines (the in-memory limiter's are plain calls; ``auth`` awaits either).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        max_failures_per_user: int,
+        max_failures_per_address: int,
+        window_s: float,
+        prefix: str = "goldenpath",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = client
+        self._limits = {"user": max_failures_per_user, "address": max_failures_per_address}
+        self._window_s = window_s
+        self._prefix = prefix
+        self._clock = clock
+
+    def _key(self, kind: str, value: str) -> str:
+        return f"{self._prefix}:login-failures:{kind}:{value}"
+
+    async def _wait(self, kind: str, value: str, now: float) -> float:
+        key, limit = self._key(kind, value), self._limits[kind]
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zremrangebyscore(key, "-inf", now - self._window_s)
+        pipe.zrange(key, -limit, -limit, withscores=True)
+        _, oldest = await pipe.execute()
+        if not oldest:
+            return 0.0  # fewer than ``limit`` failures in the window
+        return float(oldest[0][1]) + self._window_s - now
+
+    async def retry_after(self, username: str, address: str) -> int:
+        now = self._clock()
+        wait = max(
+            await self._wait("user", username, now), await self._wait("address", address, now)
+        )
+        return max(1, math.ceil(wait)) if wait > 0 else 0
+
+    async def failed(self, username: str, address: str) -> None:
+        now = self._clock()
+        pipe = self._redis.pipeline(transaction=False)
+        for kind, value in (("user", username), ("address", address)):
+            key = self._key(kind, value)
+            pipe.zadd(key, {f"{now:.6f}:{uuid.uuid4().hex[:8]}": now})
+            pipe.zremrangebyrank(key, 0, -self._limits[kind] - 1)  # keep the newest ``limit``
+            pipe.expire(key, math.ceil(self._window_s) + 1)
+        await pipe.execute()
+
+    async def succeeded(self, username: str) -> None:
+        await self._redis.delete(self._key("user", username))

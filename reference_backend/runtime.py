@@ -9,7 +9,7 @@ from reference_backend.audit import AuditTrail
 from reference_backend.config import Settings
 from reference_backend.db import Database
 from reference_backend.metrics import Metrics
-from reference_backend.ratelimit import LoginLimiter
+from reference_backend.ratelimit import LoginLimiter, RedisLoginLimiter
 from reference_backend.service import GoldenPathService
 
 
@@ -21,4 +21,4 @@ class Runtime:
     model: ModelProvider
     audit: AuditTrail
     service: GoldenPathService
-    login_limiter: LoginLimiter
+    login_limiter: LoginLimiter | RedisLoginLimiter

@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
+from uvicorn.supervisors import multiprocess
 
 from reference_backend.config import Settings
 
@@ -63,6 +64,21 @@ class GracefulServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+class GracefulProcess(multiprocess.Process):
+    """A uvicorn worker process whose server drains with 1001, as one process does.
+
+    uvicorn's supervisor builds a plain ``Server`` in each worker, which closes sockets
+    with 1012 on SIGTERM. The worker object is pickled into the child process, so its
+    server class travels with it.
+    """
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = GracefulServer(config=self.config)
+        return self._server
+
+
 def serve(settings: Settings) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit code."""
     common: dict[str, Any] = {
@@ -83,13 +99,16 @@ def serve(settings: Settings) -> int:
     }
     if settings.workers > 1:
         # Workers import the app afresh and read the settings from the environment.
-        # uvicorn's own worker supervisor runs them; on shutdown its workers close
-        # sockets with 1012 (service restart) rather than draining with 1001.
+        # uvicorn's supervisor runs them, each with a GracefulServer: SIGTERM drains every
+        # worker's sockets with 1001 (uvicorn's own workers would close them with 1012).
         for name, value in settings.model_dump().items():
-            os.environ[f"GOLDENPATH_{name.upper()}"] = str(value)
-        uvicorn.run(
+            if value is not None:
+                os.environ[f"GOLDENPATH_{name.upper()}"] = str(value)
+        config = uvicorn.Config(
             "reference_backend.main:create_app", factory=True, workers=settings.workers, **common
         )
+        multiprocess.Process = GracefulProcess  # type: ignore[misc]
+        multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
         return 0
     from reference_backend.main import create_app
 

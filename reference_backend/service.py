@@ -30,6 +30,7 @@ from reference_backend.bridge import (
     SlowConsumerError,
     WebSocketBridge,
 )
+from reference_backend.broker import BrokerUnavailable, RedisBroker
 from reference_backend.config import Settings
 from reference_backend.events import error_event
 from reference_backend.metrics import Metrics
@@ -61,6 +62,12 @@ class GoldenPathService(Protocol):
     async def start(self) -> None: ...
 
     async def serve_socket(self, websocket: WebSocket, user_id: str) -> None: ...
+
+    async def subscribe_user(self, user_id: str) -> None:
+        """Before a socket of ``user_id`` is accepted: be reachable for its events."""
+
+    async def unsubscribe_user(self, user_id: str) -> None:
+        """After that socket closed (or was never accepted)."""
 
     async def start_run(self, user_id: str, message: str, client_msg_id: str | None) -> str: ...
 
@@ -105,10 +112,20 @@ class CanonicalService:
         self._runs: set[asyncio.Task[None]] = set()
         self._started = False
         self._draining = False
+        if settings.redis_url:
+            # scale-out: events through Redis to every worker's sockets of the user
+            self.bridge.broker = RedisBroker(
+                settings.redis_url, self.bridge.deliver_published, prefix=settings.redis_prefix
+            )
+
+    @property
+    def broker(self) -> RedisBroker | None:
+        return self.bridge.broker
 
     @property
     def ready(self) -> bool:
-        return self._started and not self._draining
+        broker_ok = self.broker is None or self.broker.healthy
+        return self._started and not self._draining and broker_ok
 
     @property
     def draining(self) -> bool:
@@ -121,9 +138,20 @@ class CanonicalService:
         return self.ready
 
     async def start(self) -> None:
+        if self.broker is not None:
+            await self.broker.start()  # raises BrokerUnavailable: no start without Redis
         await self.factory.start()
+        self.bridge.start()
         self._audit.record("system", "bridge_created")
         self._started = True
+
+    async def subscribe_user(self, user_id: str) -> None:
+        if self.broker is not None:
+            await self.broker.subscribe(user_id)
+
+    async def unsubscribe_user(self, user_id: str) -> None:
+        if self.broker is not None:
+            await self.broker.unsubscribe(user_id)
 
     async def serve_socket(self, websocket: WebSocket, user_id: str) -> None:
         """Serve one accepted socket until the client leaves or the server drains."""
@@ -206,11 +234,21 @@ class CanonicalService:
         except FactoryError as exc:
             outcome = "error"
             log.warning("run %s of %s refused: %s", run_id, user_id, exc)
+        except BrokerUnavailable as exc:
+            # Redis went away mid-run: say so on the user's sockets here, not a silent 1011
+            outcome = "broker_unavailable"
+            log.warning("run %s of %s: %s", run_id, user_id, exc)
+            await self.bridge.send_local(
+                user_id,
+                error_event(
+                    "broker_unavailable", "the message broker is unavailable", run_id=run_id
+                ),
+            )
         except asyncio.CancelledError:
             outcome = "cancelled"
             raise
         finally:
-            self._metrics.runs.labels(outcome=outcome).inc()
+            self._metrics.run_outcome(outcome).inc()
             self._metrics.run_seconds.observe(time.perf_counter() - started)
 
     async def start_run(self, user_id: str, message: str, client_msg_id: str | None) -> str:
@@ -257,6 +295,9 @@ class CanonicalService:
     async def shutdown(self) -> None:
         await self.drain(grace_s=0)
         await self.factory.shutdown()
+        await self.bridge.stop()
+        if self.broker is not None:
+            await self.broker.stop()
 
     def factory_metrics(self) -> dict[str, Any]:
         metrics = self.factory.get_factory_metrics()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from fastapi import APIRouter, WebSocket
 
@@ -43,5 +44,16 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         runtime.metrics.ws_rejected.labels(reason="auth").inc()
         await _refuse(websocket, subprotocol, CLOSE_POLICY_VIOLATION, "authentication failed")
         return
-    await websocket.accept(subprotocol=subprotocol)
-    await runtime.service.serve_socket(websocket, claims.user_id)
+    # Reachable first (with Redis: subscribed to the user's channel), then accepted: once
+    # the client sees its socket open, no event for it can be published unseen.
+    await runtime.service.subscribe_user(claims.user_id)
+    try:
+        await websocket.accept(subprotocol=subprotocol, headers=_worker_header())
+        await runtime.service.serve_socket(websocket, claims.user_id)
+    finally:
+        await runtime.service.unsubscribe_user(claims.user_id)
+
+
+def _worker_header() -> list[tuple[bytes, bytes]]:
+    """Which worker process serves the socket (``--workers N``): for operators and tests."""
+    return [(b"x-goldenpath-worker", str(os.getpid()).encode())]

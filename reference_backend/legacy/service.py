@@ -75,6 +75,12 @@ class LegacyService:
     async def start(self) -> None:
         return None
 
+    async def subscribe_user(self, user_id: str) -> None:
+        return None  # one process, one (lazily built) bridge: no broker in the "before"
+
+    async def unsubscribe_user(self, user_id: str) -> None:
+        return None
+
     async def _get_socket_factory(self) -> ExecutionEngineFactory:
         if self._socket_factory is None:
             factory = ExecutionEngineFactory(self._db, self._model, self.races)

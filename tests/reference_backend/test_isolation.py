@@ -6,9 +6,11 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from loadtests.embedded import EmbeddedBackend
@@ -17,6 +19,7 @@ from reference_backend.events import agent_event
 from reference_backend.main import create_app
 from tests.conftest import PASSWORD
 from tests.utils.golden import CANARY, jwt_subprotocols, login, metric, token_subject, ws_url
+from tests.utils.redis_server import RedisServer
 
 
 async def _drain(ws: ClientConnection, seen: list[dict[str, Any]], stop: asyncio.Event) -> None:
@@ -31,11 +34,39 @@ async def _drain(ws: ClientConnection, seen: list[dict[str, Any]], stop: asyncio
         seen.append(json.loads(raw))
 
 
+@pytest.fixture(params=["one process", "two workers and Redis"])
+def churn_backend(
+    request: pytest.FixtureRequest, canonical_backend: EmbeddedBackend
+) -> Iterator[EmbeddedBackend]:
+    if request.param == "one process":
+        yield canonical_backend
+        return
+    with (
+        RedisServer() as redis,
+        EmbeddedBackend(
+            users=60,
+            password=PASSWORD,
+            settings={"redis_url": redis.url},
+            extra_args=["--workers", "2"],
+        ) as backend,
+    ):
+        yield backend
+
+
+def _all_engines_released(base: str) -> bool:
+    """Every worker reports no engine: six answers in a row, on fresh connections."""
+    with httpx.Client(base_url=base, limits=httpx.Limits(max_keepalive_connections=0)) as http:
+        return all(
+            http.get("/api/factory/metrics").json()["active_engines_count"] == 0 for _ in range(6)
+        )
+
+
 def test_reconnect_churn_and_second_sockets_never_cross_users(
-    canonical_backend: EmbeddedBackend,
+    churn_backend: EmbeddedBackend,
 ) -> None:
-    """Alice reconnects 40 times, leaving runs behind, while Bob reads on two sockets."""
-    backend = canonical_backend
+    """Alice reconnects 40 times, leaving runs behind, while Bob reads on two sockets (with
+    two workers and Redis, on whichever workers they land)."""
+    backend = churn_backend
     refused_before = metric(backend.url, "goldenpath_cross_user_events_refused_total")
 
     async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[str], set[str]]:
@@ -78,7 +109,7 @@ def test_reconnect_churn_and_second_sockets_never_cross_users(
             await asyncio.gather(bob_sends(), alice_churns())
             # Let every run finish and its events land.
             deadline = time.monotonic() + 15
-            while httpx.get(f"{backend.url}/api/factory/metrics").json()["active_engines_count"]:
+            while not _all_engines_released(backend.url):
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.1)
             await asyncio.sleep(0.3)
