@@ -31,11 +31,12 @@ test: $(STAMP)  ## the whole test suite, slow load tests included
 test-fast: $(STAMP)  ## the suite without the slow load runs
 	$(BIN)/python -m pytest -m 'not slow'
 
-bench: $(STAMP)  ## the benchmarks behind the README's performance figures (about 4 minutes)
+bench: $(STAMP)  ## the benchmarks behind the README's performance figures (about 7 minutes)
 	$(BIN)/python benchmarks/bench_factory.py
 	$(BIN)/python benchmarks/bench_analysis.py
 	$(BIN)/python benchmarks/bench_ssot.py
 	$(BIN)/python benchmarks/bench_harness_overhead.py
+	$(BIN)/python benchmarks/bench_backend.py
 
 bench-scale: $(STAMP)  ## 5,000 concurrent WebSocket users held for 60 s (about 3 minutes)
 	$(BIN)/python benchmarks/bench_concurrency.py

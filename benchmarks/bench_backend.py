@@ -93,7 +93,13 @@ def main() -> int:
     rates: dict[tuple[str, str], list[float]] = {}
     with (
         bare_backend(args.users) as bare,
-        EmbeddedBackend(factory="canonical", users=args.users) as canonical,
+        # the same log level as the bare app: uvicorn's per-socket INFO lines off on both
+        EmbeddedBackend(
+            factory="canonical",
+            users=args.users,
+            port=_free_port(),
+            settings={"log_level": "warning"},
+        ) as canonical,
     ):
         for i in range(args.trials):
             for mode in ("persistent", "bare"):

@@ -113,6 +113,8 @@ class EmbeddedBackend:
         return self
 
     def _wait_listening(self) -> str:
+        if self.port:  # a port of our choosing: no need to read it off the log
+            return f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             assert self.process is not None
@@ -127,6 +129,8 @@ class EmbeddedBackend:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise BackendError(f"backend exited with {self.process.returncode}: {self.tail()}")
             try:
                 if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
                     return

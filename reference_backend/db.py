@@ -50,10 +50,12 @@ class UserExistsError(Exception):
 
 
 class Database:
-    """One SQLite connection shared by threads under a lock.
+    """SQLite connections shared by threads under locks.
 
     SQLite serialises writers anyway; one connection keeps an in-memory
-    database (``sqlite://``) the same database for every caller.
+    database (``sqlite://``) the same database for every caller. A file
+    database (WAL) also has a second connection for reading users, so a login
+    never waits behind an audit batch being written.
     """
 
     def __init__(self, url: str) -> None:
@@ -69,6 +71,11 @@ class Database:
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
             self._conn.commit()
+        self._read_lock = self._lock
+        self._reader = self._conn
+        if path is not None:
+            self._read_lock = threading.Lock()
+            self._reader = sqlite3.connect(target, check_same_thread=False, timeout=30)
 
     @property
     def path(self) -> Path | None:
@@ -77,6 +84,9 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        if self._reader is not self._conn:
+            with self._read_lock:
+                self._reader.close()
 
     def add_users(self, users: Iterable[tuple[str, str]], *, replace: bool = False) -> int:
         """Insert ``(username, password_hash)`` pairs in one transaction; return the count."""
@@ -95,8 +105,8 @@ class Database:
         return len(rows)
 
     def get_user(self, username: str) -> User | None:
-        with self._lock:
-            row = self._conn.execute(
+        with self._read_lock:
+            row = self._reader.execute(
                 "SELECT id, username, password_hash FROM users WHERE username = ?", (username,)
             ).fetchone()
         return None if row is None else User(int(row[0]), str(row[1]), str(row[2]))
