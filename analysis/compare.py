@@ -20,11 +20,12 @@ one of five verdicts (:class:`Verdict`). The rule (documented in the report too)
   Practical: |relative change| >= 5%, >= 0.1 IQR and >= 1 ms (latency), or
   >= 0.1 percentage point (failure rates).
 * **negligible**: significant, but below the practical threshold.
-* **no detectable change**: not significant (the interval includes 0) and the
-  estimate is below the practical threshold.
-* **inconclusive**: not significant, and the estimate or the interval reaches
-  past the threshold; the table says about how many more runs per side would
-  decide it (the standard error shrinks as 1/sqrt(runs)).
+* **no detectable change**: not significant, and the whole interval lies inside
+  the practical threshold (an equivalence test; for a percentile a change under
+  1 ms counts as inside).
+* **inconclusive**: not significant, but the interval reaches past the
+  threshold; the table says about how many more runs per side would decide it
+  (the standard error shrinks as 1/sqrt(runs)).
 
 Isolation violations and 1011 closes are zero-tolerance defects: present on
 one side only is worse (or better) regardless of the counts.
@@ -53,6 +54,7 @@ from analysis.summarize import (
     nice_window,
     qlabel,
     quantiles_sorted,
+    request_mask,
     samples_for_bounded_ci,
     summarize,
 )
@@ -419,6 +421,11 @@ def _rate_row(
     return row
 
 
+def _started(s: Summary) -> int:
+    requests = s.latency["requests"]
+    return int(requests.get("golden_path", requests.get("response", 0)))
+
+
 def _failure_rows(model: NoiseModel, th: Thresholds) -> list[dict[str, Any]]:
     sb, sc = model.baseline, model.candidate
     rows = []
@@ -444,8 +451,10 @@ def _failure_rows(model: NoiseModel, th: Thresholds) -> list[dict[str, Any]]:
             _rate_row(section="defects", name="all", metric=metric, kb=kb, nb=nb, kc=kc,
                       nc=nc, th=th, model=model, zero_tolerance=True)
         )  # fmt: skip
-    it_b = sb.latency["requests"].get("iteration", 0) + sb.dropped_iterations
-    it_c = sc.latency["requests"].get("iteration", 0) + sc.dropped_iterations
+    # scheduled iterations: those that started (one golden path, or one agent run when
+    # there is no golden path) and those dropped for want of a free user
+    it_b = _started(sb) + sb.dropped_iterations
+    it_c = _started(sc) + sc.dropped_iterations
     if it_b or it_c:
         rows.append(
             _rate_row(section="defects", name="iteration", metric="dropped iterations",
@@ -467,7 +476,7 @@ def _failure_rows(model: NoiseModel, th: Thresholds) -> list[dict[str, Any]]:
 def window_throughput(s: Summary, window_s: float) -> np.ndarray:
     """Requests per second in each whole steady-state window of each run."""
     ev = s.events
-    ev = ev[(ev["failure_kind"] != DROPPED).to_numpy()]
+    ev = ev[request_mask(ev)]
     out = []
     codes = ev["run"].cat.codes.to_numpy()
     t_all = ev["elapsed_s"].to_numpy()
@@ -556,7 +565,7 @@ def _judge(row: dict[str, Any], th: Thresholds, alpha_m: float, model: NoiseMode
     kind = row["_kind"]
     if kind in ("rate", "defect"):
         est = row["diff"]
-        thr = th.min_rate_change if kind == "rate" else 0.0
+        thr = th.min_rate_change
         practical = abs(est) >= thr and (kind == "rate" or abs(row["change"]) >= th.min_rel_change)
         thr_est = thr  # the t-test ran on the difference itself
     else:
@@ -580,12 +589,22 @@ def _judge(row: dict[str, Any], th: Thresholds, alpha_m: float, model: NoiseMode
         if not practical:
             row["note"] = "significant, but below the practical threshold"
         return
-    if abs(est) < thr:
+    # No detectable change: an equivalence test, the whole interval inside the margin in
+    # which no change is practical (for a percentile also one under 1 ms, so a 3 ms
+    # login p50 is not left inconclusive by a relative interval of +-40%)
+    margin = thr
+    if kind in ("rate", "defect"):
+        lo, hi = row["diff_lo"], row["diff_hi"]
+    else:
+        lo, hi = row["change_lo"], row["change_hi"]
+        if kind == "quantile" and row["baseline"] > 0:
+            margin = max(thr, th.min_abs_change_ms / row["baseline"])
+    if np.isfinite(lo) and np.isfinite(hi) and -margin < lo and hi < margin:
         row["verdict"] = SAME
         return
     row["verdict"] = INCONCLUSIVE
     row["more_runs"] = _more_runs(row, model, th, alpha_m, thr_est)
-    row["note"] = "not significant, and it may be as large as the threshold"
+    row["note"] = "not significant, but the interval reaches past the threshold"
 
 
 def compare(

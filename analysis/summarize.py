@@ -182,7 +182,7 @@ def summarize(
     cats = list(ev["name"].cat.categories)
     code_st = ev["name"].cat.codes.to_numpy()
     ok_st = ev["ok"].to_numpy()
-    req_st = _requests(ev)
+    req_st = request_mask(ev)
     ms_st = ev["ms"].to_numpy()
     n_steady = np.bincount(code_st[(code_st >= 0) & req_st], minlength=len(cats))
     drop_all = (all_events["failure_kind"] == DROPPED).to_numpy()
@@ -263,7 +263,7 @@ def _per_run(ev: pd.DataFrame, seconds: pd.Series, quantiles: Sequence[float]) -
         row.update(zip([qlabel(q) for q in quantiles], quantiles_sorted(v, quantiles), strict=True))
         out.append(row)
     df = pd.DataFrame(out)
-    req = ev[_requests(ev)].groupby(["run", "name"], observed=True).size()
+    req = ev[request_mask(ev)].groupby(["run", "name"], observed=True).size()
     df = df.set_index(["run", "name"])
     df["requests"] = req.reindex(df.index).to_numpy()
     sec = seconds.reindex(df.index.get_level_values("run")).to_numpy()
@@ -335,7 +335,7 @@ def over_time(
     cats = list(events["name"].cat.categories)
     code = events["name"].cat.codes.to_numpy().astype(np.int64)
     win = (events["elapsed_s"].to_numpy() // window_s).astype(np.int64)
-    keep = _requests(events) & (code >= 0)
+    keep = request_mask(events) & (code >= 0)
     if names is not None:
         keep &= np.isin(code, [cats.index(n) for n in names if n in cats])
     key = win * len(cats) + code
@@ -355,7 +355,7 @@ def over_time(
     return out
 
 
-def _requests(events: pd.DataFrame) -> np.ndarray:
+def request_mask(events: pd.DataFrame) -> np.ndarray:
     """Rows that are requests: not dropped, not interrupted, not a late frame."""
     kinds = events["failure_kind"].isin(NOT_REQUEST_KINDS).to_numpy()
     return np.asarray(~kinds & (events["name"] != LATE_FRAME).to_numpy())
@@ -368,8 +368,8 @@ _BEFORE_RUN = ("login", "ws_connect", "iteration")
 def failures_over_time(events: pd.DataFrame, *, window_s: float | None = None) -> pd.DataFrame:
     """Failures per time window (index ``t_s``) and kind (columns).
 
-    Agent runs are counted by the counting rule (a late frame in the window it was
-    read); failed logins, connects and dropped iterations, which are not runs, by row.
+    Agent runs are counted by the counting rule (a late frame in the window of its
+    run's start); failed logins, connects and dropped iterations, which are not runs, by row.
     Summed over the windows, each column is the run summary's figure.
     """
     window_s = window_s or nice_window(float(events["elapsed_s"].max()))

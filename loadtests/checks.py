@@ -12,8 +12,10 @@ read, unless it belongs to another run of the same backend user:
   quotes a canary or carries a ``client_msg_id`` that no virtual user logged in
   as this backend user ever sent;
 * **set aside**: a run of another virtual user sharing the account (the
-  backend sends a user's events to all of its sockets), or an earlier run of
-  this virtual user that never completed (runs outlive their socket);
+  backend sends a user's events to all of its sockets), an earlier run of
+  this virtual user that never completed (runs outlive their socket), or a
+  run of this account too old to be remembered (its canary starts with the
+  account's tag, ``crc32(user_id)``);
 * **late**: an event of an earlier run of this virtual user that had already
   completed, which is a defect of that run (an event after its agent_completed).
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,10 +68,18 @@ DESCRIPTIONS = {
 assert set(DESCRIPTIONS) == set(FAILURE_KINDS), "every failure kind has a description"
 
 
-def new_canary() -> str:
+def account_tag(user_id: str) -> str:
+    """The first 8 hex digits of every canary of one backend user: ``crc32(user_id)``."""
+    return f"{zlib.crc32(user_id.encode()):08x}"
+
+
+def new_canary(user_id: str | None = None) -> str:
     """A marker unique to one message (and its ``client_msg_id``); it must come back to this
-    user only."""
-    return f"CANARY-{uuid.uuid4().hex[:20]}"
+    user only. It starts with the user's :func:`account_tag` (random without a user), so a
+    frame of this user's own run that is too old to be remembered is still known as its
+    own, not taken for another user's."""
+    tag = account_tag(user_id) if user_id is not None else uuid.uuid4().hex[:8]
+    return f"CANARY-{tag}{uuid.uuid4().hex[:12]}"
 
 
 class GoldenPathFailure(Exception):
@@ -88,6 +99,7 @@ class Account:
     def __init__(self, user_id: str) -> None:
         self.user_id = user_id
         self.members = 0  # virtual users logged in as this account
+        self._tag = f"CANARY-{account_tag(user_id)}"
         self._runs: OrderedDict[str, RunCheck] = OrderedDict()  # msg_id -> run, newest last
         self._run_ids: dict[str, str] = {}  # backend run_id -> msg_id, once seen together
 
@@ -98,8 +110,13 @@ class Account:
             for run_id in old.run_ids:
                 self._run_ids.pop(run_id, None)
 
+    def new_canary(self) -> str:
+        return new_canary(self.user_id)
+
     def knows(self, msg_id: str) -> bool:
-        return msg_id in self._runs
+        """A message of this account: one of its remembered runs, or one too old to be
+        remembered (it carries the account's tag)."""
+        return msg_id in self._runs or msg_id.startswith(self._tag)
 
     def owner(self, msg_id: str | None, canaries: set[str], run_id: str | None) -> RunCheck | None:
         """The run a frame belongs to: by its client_msg_id, a canary it quotes, or its run_id."""
@@ -133,7 +150,7 @@ class RunCheck:
     timed_out: bool = False
     interrupted: bool = False
     reply: str | None = None
-    stale: int = 0  # frames of this user's earlier, unfinished runs, set aside
+    stale: int = 0  # frames of this user's earlier unfinished (or forgotten) runs, set aside
     shared: int = 0  # frames of other virtual users' runs on this account, set aside
     late: int = 0  # this run's events after its agent_completed
     recorded: str | None = None  # the outcome its row said (``ok`` or a kind); None: not written
@@ -184,6 +201,9 @@ class RunCheck:
         owner = account.owner(None if msg_id is None else str(msg_id), canaries, run)
         if owner is not None and run is not None:
             account.learn(run, owner)
+        if owner is None and (msg_id is not None or canaries):
+            self.stale += 1  # this account's run, too old to be remembered: set aside
+            return self
         if owner is None or owner is self:
             self._take(event, text, run)
             return self

@@ -12,6 +12,7 @@ later. ``finalize`` merges the parts into ``events.parquet``.
 from __future__ import annotations
 
 import time
+from array import array
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,8 @@ class LiveCounts:
         self.rows = 0
         self.runs = RunCounts()
         self.dropped = 0
-        self.latencies: dict[str, list[float]] | None = None  # name -> ms of ok rows
+        # name -> ms of ok rows: 8 bytes a row (a float list takes 32), read without a copy
+        self.latencies: dict[str, array[float]] | None = None
 
     def add(self, row: Row) -> None:
         self.rows += 1
@@ -55,12 +57,12 @@ class LiveCounts:
         if row[_KIND] == "dropped":
             self.dropped += 1
         if self.latencies is not None and row[_OK]:
-            self.latencies.setdefault(row[_NAME], []).append(float(row[_MS]))
+            self.latencies.setdefault(row[_NAME], array("d")).append(float(row[_MS]))
 
     def percentiles(self, qs: tuple[float, ...] = (50, 95, 99)) -> dict[str, list[float]]:
         """Exact (linear) percentiles of each name's successful latencies so far."""
         return {
-            name: [float(v) for v in np.percentile(np.asarray(ms), qs)]
+            name: [float(v) for v in np.percentile(np.frombuffer(ms, dtype=np.float64), qs)]
             for name, ms in (self.latencies or {}).items()
             if ms
         }

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from loadtests.checks import GOLDEN_PATH_EVENTS, Account, RunCheck, new_canary
+from loadtests.checks import GOLDEN_PATH_EVENTS, Account, RunCheck
 from loadtests.config import OneLineParser
 from loadtests.wsclient import ClosedByServer, WsConnection, token_subject, ws_url
 
@@ -48,7 +48,8 @@ def smoke(host: str, username: str, password: str, timeout_s: float) -> tuple[bo
         step("ws_connect", False, f"{type(exc).__name__}: {exc}")
         return False, lines
     step("ws_connect", True, "subprotocols jwt-auth + jwt.<token> accepted")
-    check = RunCheck(Account(str(user_id)), new_canary())
+    account = Account(str(user_id))
+    check = RunCheck(account, account.new_canary())
     sent = time.perf_counter()
     first: float | None = None
     message = {"type": "user_message", "message": f"smoke test {check.canary}"}

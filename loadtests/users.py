@@ -21,7 +21,7 @@ from locust import task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
-from loadtests.checks import Account, GoldenPathFailure, RunCheck, new_canary
+from loadtests.checks import Account, GoldenPathFailure, RunCheck
 from loadtests.config import LoadConfig
 from loadtests.wsclient import ClosedByServer, WsConnection, token_subject, ws_url
 from resultsformat import GOLDEN_PATH, LATE_FRAME, RESPONSE
@@ -337,7 +337,7 @@ class GoldenPathUser(FastHttpUser):
                 return
             self._unreachable(False)
             assert self.ws is not None and self.account is not None, "connected and logged in"
-            check = RunCheck(self.account, new_canary(), sender=self)
+            check = RunCheck(self.account, self.account.new_canary(), sender=self)
             self._exchange(self.ws, check)
             self._finish(check, intended, started, t0, per_iteration)
         except GreenletExit:
@@ -371,8 +371,10 @@ class GoldenPathUser(FastHttpUser):
         per_iteration: bool,
     ) -> None:
         """Close the socket if this run ends it, then write the run's rows."""
-        if check.close_code is not None:
-            self.ws = None  # the server ended it; reconnect next time
+        if check.close_code is not None:  # the server ended it (or it broke): reconnect next time
+            ws, self.ws = self.ws, None
+            if ws is not None:
+                ws.abort()
         # a socket whose read or send timed out may hold half a frame: never reused
         if per_iteration or check.timed_out or check.interrupted:
             self._close(check)

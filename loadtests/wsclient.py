@@ -173,6 +173,11 @@ class WsConnection:
             pass
         self._ws.shutdown()
 
+    def abort(self) -> None:
+        """Drop the socket without a close handshake (it broke, or the server closed it)."""
+        with suppress(Exception):
+            self._ws.shutdown()
+
     def close(self, timeout_s: float = 2.0) -> int | None:
         """Close from our side; returns the code the server answered with, if it did.
 

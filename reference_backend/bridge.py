@@ -80,8 +80,10 @@ class Connection:
                 if not self._expired or self._sender is None:
                     raise
                 # the watchdog's cancel: the client stopped reading (or its network did),
-                # its buffers are full, and every later send would block a run of this user
-                self._sender.uncancel()
+                # its buffers are full, and every later send would block a run of this user.
+                # A cancel from elsewhere too (shutdown) is passed on, not swallowed.
+                if self._sender.uncancel() > 0:
+                    raise
                 self._close_in_background(CLOSE_TOO_SLOW, "too slow")
                 raise SlowConsumerError(
                     f"send did not finish in {self._send_timeout_s} s"
@@ -123,7 +125,8 @@ class WebSocketBridge:
         on_slow_consumer: Callable[[Connection], None] | None = None,
         on_cross_user: Callable[[str, str], None] | None = None,
     ) -> None:
-        self._by_user: dict[str, set[Connection]] = {}
+        # per user, its sockets in the order they opened (a dict used as an ordered set)
+        self._by_user: dict[str, dict[Connection, None]] = {}
         self._send_timeout_s = send_timeout_s
         self._on_slow_consumer = on_slow_consumer
         self._on_cross_user = on_cross_user
@@ -144,6 +147,26 @@ class WebSocketBridge:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog
             self._watchdog = None
+        for task in list(self._deliveries):
+            task.cancel()
+        await asyncio.gather(*self._deliveries, return_exceptions=True)
+
+    async def flush(self, timeout_s: float = 2.0) -> bool:
+        """Wait until every event published so far has been handed to this process's
+        sockets (a drain calls it before closing them); False when that took too long.
+
+        With a broker an event travels through Redis and comes back to the listener,
+        so ending a run is not the same as its last frame reaching the socket.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        if self.broker is not None and not await self.broker.barrier(timeout_s):
+            return False
+        pending = set(self._deliveries)
+        if not pending:
+            return True
+        _, late = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+        return not late
 
     async def _watch(self) -> None:
         # a quarter of the timeout, at most a second: a blocked send is cut off within
@@ -170,14 +193,14 @@ class WebSocketBridge:
 
     def register(self, websocket: WebSocket, user_id: str) -> Connection:
         conn = Connection(websocket, user_id, send_timeout_s=self._send_timeout_s)
-        self._by_user.setdefault(user_id, set()).add(conn)
+        self._by_user.setdefault(user_id, {})[conn] = None
         return conn
 
     def unregister(self, conn: Connection) -> None:
         conns = self._by_user.get(conn.user_id)
         if conns is None:
             return
-        conns.discard(conn)
+        conns.pop(conn, None)
         if not conns:
             del self._by_user[conn.user_id]
 

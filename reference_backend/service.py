@@ -277,6 +277,10 @@ class CanonicalService:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+        # with Redis a finished run's last events may still be on their way back to
+        # this worker's sockets: they are delivered before the 1001
+        if not await self.bridge.flush(timeout_s=max(1.0, min(grace_s, 5.0))):
+            log.warning("drain: events still in flight were not all delivered before 1001")
         closed = await self.bridge.close_all(CLOSE_GOING_AWAY, "server shutting down")
         if closed:
             self._metrics.ws_closes.labels(code=str(CLOSE_GOING_AWAY)).inc(closed)
@@ -303,4 +307,10 @@ class CanonicalService:
         metrics = self.factory.get_factory_metrics()
         metrics["websocket_connections"] = self.bridge.connection_count
         metrics["in_flight_runs"] = len(self._runs)
+        if self.broker is not None:
+            # a reconnect is a window in which events published to this worker were lost
+            metrics["redis"] = {
+                "healthy": self.broker.healthy,
+                "listener_reconnects": self.broker.reconnects,
+            }
         return metrics

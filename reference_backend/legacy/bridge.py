@@ -30,6 +30,8 @@ class AgentWebSocketBridge:
         self._seq: dict[str, int] = {}
         # registrations overwritten by a racing writer: user -> the socket that was lost
         self.lost: dict[str, WebSocket] = {}
+        # removals undone by a racing writer: user -> the closed socket put back
+        self.restored: dict[str, WebSocket] = {}
 
     async def initialize(self) -> None:
         """Record the bridge's creation in the audit trail, as the original did on first use
@@ -51,11 +53,18 @@ class AgentWebSocketBridge:
         await asyncio.to_thread(self._db.record_audit, [(time.time(), user_id, action, None, None)])
 
     def _publish(self, before: dict[str, WebSocket], connections: dict[str, WebSocket]) -> None:
-        """Publish ``connections``, a copy of ``before`` made before an await: a socket
-        another writer registered meanwhile, which the copy does not hold, is lost."""
-        for user_id, websocket in self._connections.items():
+        """Publish ``connections``, a copy of ``before`` made before an await. Another
+        writer's change made meanwhile is lost either way: a socket it registered, which
+        the copy does not hold, is dropped; a socket it removed (closed), which the copy
+        still holds, is put back, and the user's next send fails on it."""
+        current = self._connections
+        for user_id, websocket in current.items():
             if before.get(user_id) is not websocket and connections.get(user_id) is not websocket:
                 self.lost[user_id] = websocket
+                self._races.fired(LOST_REGISTRATION)
+        for user_id, websocket in connections.items():
+            if before.get(user_id) is websocket and user_id not in current:
+                self.restored[user_id] = websocket
                 self._races.fired(LOST_REGISTRATION)
         self._connections = connections
 
@@ -69,6 +78,7 @@ class AgentWebSocketBridge:
         await self._persist("ws_connect", user_id)
         self._publish(before, connections)
         self.lost.pop(user_id, None)
+        self.restored.pop(user_id, None)
 
     async def unregister(self, user_id: str, websocket: WebSocket) -> None:
         # The same window: a user's new socket, registered while its old one is being
@@ -111,10 +121,12 @@ class BridgeHolder:
         return self.bridge
 
     def cause_of_missing(self, user_id: str) -> str | None:
-        """Why ``user_id`` has no socket on the current bridge: its socket is registered on an
-        orphaned bridge, or its registration was lost to a copy-on-write; else None."""
+        """Why ``user_id`` has no usable socket on the current bridge: its socket is registered
+        on an orphaned bridge, or a copy-on-write lost its registration or put back its
+        closed socket; else None."""
         if any(b.has(user_id) for b in self.orphans):
             return ORPHANED_BRIDGE
-        if self.bridge is not None and user_id in self.bridge.lost:
+        bridge = self.bridge
+        if bridge is not None and (user_id in bridge.lost or user_id in bridge.restored):
             return LOST_REGISTRATION
         return None

@@ -38,7 +38,7 @@ CASES = {
         flat_calibration(0.002, df=50),
         Verdict.NEGLIGIBLE,
     ),
-    "no detectable change": ({}, {}, flat_calibration(0.02), Verdict.SAME),
+    "no detectable change": ({}, {}, flat_calibration(0.005, df=50), Verdict.SAME),
     "inconclusive": ({}, {"shift_ms": 40.0}, flat_calibration(0.3), Verdict.INCONCLUSIVE),
 }
 

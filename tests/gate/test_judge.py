@@ -115,7 +115,10 @@ def test_slower_candidate_fails_the_relative_objective(make_run: MakeRun) -> Non
 
 def test_same_build_passes(make_run: MakeRun) -> None:
     verdict = judge(
-        parse_slo(RELATIVE), load_group(make_run("b", seed=1)), load_group(make_run("g", seed=2))
+        parse_slo(RELATIVE),
+        load_group(make_run("b", seed=1)),
+        load_group(make_run("g", seed=2)),
+        calibration=QUIET,
     )
     assert outcomes(verdict)["golden-path-p95-vs-baseline"] == PASS
     assert verdict.verdict == PASS and verdict.exit_code == 0
@@ -127,7 +130,7 @@ def test_a_run_that_did_not_complete_fails_the_gate(make_run: MakeRun) -> None:
     meta = json.loads((cand / "meta.json").read_text())
     meta.update(end_reason="worker_lost", end_detail="1 of 2 Locust workers stopped reporting")
     (cand / "meta.json").write_text(json.dumps(meta))
-    verdict = judge(parse_slo(RELATIVE), load_group(cand), load_group(base))
+    verdict = judge(parse_slo(RELATIVE), load_group(cand), load_group(base), calibration=QUIET)
     assert outcomes(verdict)["golden-path-p95-vs-baseline"] == PASS
     result = next(r for r in verdict.results if r.objective.name == "runs-completed")
     assert result.outcome == FAIL and "g: worker_lost (1 of 2 Locust workers" in result.detail
@@ -139,7 +142,7 @@ def test_tiny_significant_shift_does_not_fail(make_run: MakeRun) -> None:
     slo = parse_slo(RELATIVE)
     base = load_group(make_run("b", seed=1, n=20000, sigma=0.05))
     cand = load_group(make_run("g", seed=2, n=20000, sigma=0.05, shift_ms=4.0))
-    verdict = judge(slo, cand, base)
+    verdict = judge(slo, cand, base, calibration=QUIET)
     rel = verdict.results[0]
     assert rel.outcome == PASS, rel.detail
     assert rel.value > rel.baseline_value  # it did move

@@ -8,6 +8,7 @@ import pytest
 
 from loadtests.checks import (
     GOLDEN_PATH_EVENTS,
+    RUNS_PER_USER,
     Account,
     RunCheck,
     failure_kind_of,
@@ -255,3 +256,22 @@ def test_failure_messages_are_fixed_per_kind_with_the_detail_apart() -> None:
     assert f1 is not None and f2 is not None
     assert f1.kind == f2.kind == "isolation_violation"
     assert str(f1) == str(f2) and f1.detail != f2.detail
+
+
+def test_a_forgotten_run_of_the_same_account_is_set_aside_not_foreign() -> None:
+    """Runs older than the window are forgotten; their canary still carries the account's
+    tag, so a late frame of one is this user's own, while another account's is foreign."""
+    account, me = Account("user-1"), object()
+    forgotten = account.new_canary()
+    RunCheck(account, forgotten, sender=me, timed_out=True).record()
+    for _ in range(RUNS_PER_USER + 1):  # push the first run out of the window
+        RunCheck(account, account.new_canary(), sender=me)
+    assert forgotten.startswith("CANARY-") and len(forgotten) == len("CANARY-") + 20
+    check = RunCheck(account, account.new_canary(), sender=me)
+    for raw in frames("user-1", forgotten, run="r-old", echo=True):
+        assert check.observe(raw) is check
+    assert check.stale == len(GOLDEN_PATH_EVENTS) and check.failure_kind == "timeout"
+    assert not check.types and not check.foreign
+    other = Account("user-2").new_canary()
+    check.observe(list(frames("user-1", other, echo=True))[0])
+    assert check.failure_kind == "isolation_violation"

@@ -90,6 +90,34 @@ def test_concurrent_registrations_lose_some_and_count_each_loss() -> None:
     assert {holder.cause_of_missing(u) for u in missing} == {LOST_REGISTRATION}
 
 
+def test_a_removal_racing_registrations_is_undone_and_counted() -> None:
+    """Users leaving while others connect: a writer that copied the map before a removal
+    publishes the closed socket again; the user's next send would go to it."""
+
+    async def main() -> tuple[BridgeHolder, RaceCounters, dict[str, object]]:
+        races = RaceCounters()
+        holder = BridgeHolder(open_database("sqlite://"), races)
+        bridge = await holder.get_websocket_bridge()
+        leaving = {f"leaving-{i}": object() for i in range(10)}
+        for user, ws in leaving.items():  # one at a time: no race yet
+            await bridge.register(user, ws)  # type: ignore[arg-type]
+        assert races.races[LOST_REGISTRATION] == 0
+        await asyncio.gather(
+            *(bridge.unregister(u, ws) for u, ws in leaving.items()),  # type: ignore[arg-type]
+            *(bridge.register(f"joining-{i}", object()) for i in range(10)),  # type: ignore[arg-type]
+        )
+        return holder, races, leaving
+
+    holder, races, leaving = asyncio.run(main())
+    bridge = holder.bridge
+    assert bridge is not None
+    put_back = [u for u in leaving if bridge.has(u)]
+    assert put_back, "removals copied over by concurrent writers come back"
+    assert set(put_back) <= set(bridge.restored)
+    assert races.races[LOST_REGISTRATION] >= len(put_back)
+    assert {holder.cause_of_missing(u) for u in put_back} == {LOST_REGISTRATION}
+
+
 def test_a_lazily_built_bridge_is_built_again_by_concurrent_first_callers() -> None:
     async def main() -> tuple[BridgeHolder, RaceCounters, list[Any]]:
         races = RaceCounters()

@@ -259,6 +259,10 @@ def test_redis_stopping_mid_run_is_a_503_and_an_error_event_then_the_backend_rec
             )
             after = await read_until_completed(ws, {"m2"}, timeout_s=15)
             await ws.close()
+            with fresh(b.url) as http:  # each worker says its listener came back once
+                reports = [http.get("/api/factory/metrics").json() for _ in range(4)]
+            assert {r["redis"]["listener_reconnects"] for r in reports} == {1}, reports
+            assert all(r["redis"]["healthy"] for r in reports)
             return seen, statuses + recovered, after
 
         seen, statuses, after = asyncio.run(go())
