@@ -422,8 +422,8 @@ def _rate_row(
 
 
 def _started(s: Summary) -> int:
-    requests = s.latency["requests"]
-    return int(requests.get("golden_path", requests.get("response", 0)))
+    counts = s.latency["requests"]
+    return int(counts.get("golden_path", counts.get("response", 0)))
 
 
 def _failure_rows(model: NoiseModel, th: Thresholds) -> list[dict[str, Any]]:
