@@ -179,6 +179,12 @@ def main() -> int:
             + " | ".join(f"{k}/{n} ({k / n:.0%})" for k, n in alarms.values())
             + " |"
         )
+        same = {lab: share("A/A", lab, ["no detectable change"]) for lab in shapes}
+        lines.append(
+            "| A/A headline *no detectable change* (the rest *inconclusive*) | "
+            + " | ".join(f"{k}/{n} ({k / n:.0%})" for k, n in same.values())
+            + " |"
+        )
         for name in CHANGES:
             if name == "A/A":
                 continue
