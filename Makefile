@@ -68,6 +68,7 @@ lint: check
 check: $(STAMP)  ## format check, lint, types
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 clean:

@@ -58,6 +58,7 @@ from analysis.summarize import (
     samples_for_bounded_ci,
     summarize,
 )
+from resultsformat.meta import end_reason, is_completed
 
 
 class Verdict(StrEnum):
@@ -718,9 +719,7 @@ def _headline(m: pd.DataFrame, primary: str, model: NoiseModel) -> tuple[Verdict
         cuts = ", ".join(f"{c.run} {c.cut_s:.1f} s" for c in s.warmup.values())
         rule = next(iter(s.warmup.values())).rule
         notes.append(f"{side} warm-up cut ({rule}): {cuts}")
-        ended = [m_.get("end_reason") for m_ in s.meta if m_.get("end_reason") != "completed"]
+        ended = [end_reason(m_) for m_ in s.meta if not is_completed(m_)]
         if ended:
-            notes.append(
-                f"{side}: {len(ended)} run(s) did not complete ({', '.join(map(str, ended))})"
-            )
+            notes.append(f"{side}: {len(ended)} run(s) did not complete ({', '.join(ended)})")
     return verdict, headline, notes

@@ -21,6 +21,7 @@ from analysis.summarize import CLOSE_1011, Summary, qlabel
 from analysis.summarize import QUANTILES as SUMMARY_QUANTILES
 from resultsformat import FAILURE_KINDS
 from resultsformat.backend import total as attribution_total
+from resultsformat.meta import describe_end, end_reason, is_completed
 
 Progress = Callable[[str], None]
 Table = tuple[list[str], list[list[str]]]
@@ -57,7 +58,10 @@ def fmt_p(p: float) -> str:
 def fmt_ci(est: float, lo: float, hi: float, f: Callable[[float], str] = _num) -> str:
     if not np.isfinite(est):
         return "–"
-    bound = lambda v: f(v) if np.isfinite(v) else "open"  # noqa: E731
+
+    def bound(v: float) -> str:
+        return f(v) if np.isfinite(v) else "open"
+
     return f"{f(est)} [{bound(lo)}, {bound(hi)}]"
 
 
@@ -76,7 +80,10 @@ def _change(row: pd.Series) -> str:
     if row["unit"] == "rate":
         if not np.isfinite(row["diff"]) or row["baseline"] == row["candidate"] == 0:
             return "–"
-        pp = lambda v: f"{v * 100:+.2f}" if np.isfinite(v) else "open"  # noqa: E731
+
+        def pp(v: float) -> str:
+            return f"{v * 100:+.2f}" if np.isfinite(v) else "open"
+
         return f"{pp(row['diff'])} pp [{pp(row['diff_lo'])}, {pp(row['diff_hi'])}]"
     if not np.isfinite(row["change"]):
         return "–"
@@ -199,7 +206,7 @@ def runs_table(sides: Sequence[tuple[str, Summary]]) -> Table:
                     f"{scen.get('name', '?')} ({scen.get('model', '?')})",
                     str(meta.get("users", "?")),
                     f"{int(meta.get('events_rows') or 0):,}",
-                    str(meta.get("end_reason", "?")),
+                    end_reason(meta),
                     f"{cut.cut_s:.1f} s ({cut.rule})",
                 ]
             )
@@ -211,10 +218,8 @@ def unfinished_runs(sides: Sequence[tuple[str, Summary]]) -> list[str]:
     lines = []
     for label, s in sides:
         for meta, run in zip(s.meta, s.warmup, strict=True):
-            reason = meta.get("end_reason", "completed")
-            if reason != "completed":
-                detail = f": {meta['end_detail']}" if meta.get("end_detail") else ""
-                lines.append(f"{label} run {run} did not complete ({reason}{detail})")
+            if not is_completed(meta):
+                lines.append(f"{label} run {run} did not complete: {describe_end(meta)}")
     return lines
 
 

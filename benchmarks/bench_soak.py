@@ -181,7 +181,7 @@ def fit(points: list[tuple[int, int]]) -> tuple[float, float]:
 
 
 async def soak_backend(backend: EmbeddedBackend, args: argparse.Namespace) -> dict[str, Any]:
-    assert backend.pid is not None
+    assert backend.pid is not None, "the backend is started before the soak"
     async with httpx.AsyncClient(base_url=backend.url, timeout=30) as http:
         started = time.monotonic()
         soak = Soak(args.runs, args.every, started + args.max_seconds, started, backend.pid, http)

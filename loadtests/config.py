@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from resultsformat.duration import parse_duration as duration_seconds
+
+#: How agent runs start: WebSocket frames, HTTP posts, or HTTP for the first then frames.
+StartRuns = Literal["ws", "http", "http-first"]
 
 ENV_VAR = "GOLDENPATH_LOAD_CONFIG"
 
@@ -29,7 +33,7 @@ class LoadConfig:
     connection: Literal["per_iteration", "persistent"] = "per_iteration"
     # how a run starts: a WebSocket frame, POST /api/chat/message (its events still come on
     # the socket), or HTTP for each user's first run only (a cold start's burst)
-    start_runs: Literal["ws", "http", "http-first"] = "ws"
+    start_runs: StartRuns = "ws"
     response_timeout_s: float = 10.0
     think_time_s: float = 0.0
     connect_timeout_s: float = 10.0
@@ -65,16 +69,9 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
-
-
 def parse_duration(text: str) -> float:
-    """``20s``, ``2m``, ``1h30m``, ``45`` -> seconds."""
-    match = _DURATION.match(text.strip())
-    if not text.strip() or match is None or not any(match.groups()):
-        raise UsageError(f"invalid duration {text!r}: use e.g. 20s, 2m, 1h30m")
-    h, m, s = (float(g) if g else 0.0 for g in match.groups())
-    seconds = h * 3600 + m * 60 + s
-    if seconds <= 0:
-        raise UsageError(f"duration {text!r} must be more than zero")
-    return seconds
+    """``500ms``, ``90s``, ``5m``, ``1h30m``, ``45`` -> seconds (:mod:`resultsformat.duration`)."""
+    try:
+        return duration_seconds(text)
+    except ValueError as e:
+        raise UsageError(str(e)) from None

@@ -117,7 +117,7 @@ class EmbeddedBackend:
             return f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
-            assert self.process is not None
+            assert self.process is not None, "start() launches the process before reading its port"
             if self.process.poll() is not None:
                 raise BackendError(f"backend exited with {self.process.returncode}: {self.tail()}")
             match = _LISTENING.search(self.log_path.read_text(errors="replace"))

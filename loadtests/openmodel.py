@@ -104,6 +104,7 @@ class ArrivalSchedule:
         """Block until the next start is due; None when the schedule is over."""
         self._waiting += 1
         try:
-            return self._queue.get()
+            due: float | None = self._queue.get()
+            return due
         finally:
             self._waiting -= 1

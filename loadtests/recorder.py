@@ -172,7 +172,7 @@ class Recorder:
             self._flusher.kill()
             self._flusher = None
         self.flush()
-        assert self.out_dir is not None and self.parts is not None
+        assert self.out_dir is not None and self.parts is not None, "finalize() needs start()"
         rows = merge_parts(self.out_dir, self.parts.pending)
         self.parts.pending = []
         return rows

@@ -31,6 +31,7 @@ from resultsformat import (
     requests_by_name,
 )
 from resultsformat.backend import attribution
+from resultsformat.meta import end_reason
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION"]
 
@@ -272,7 +273,7 @@ def format_counts(counts: RunCounts) -> str:
 def format_summary(title: str, summary: dict[str, Any], meta: dict[str, Any]) -> list[str]:
     """Lines of a plain-text summary of one run."""
     lines = [
-        f"{title}: {meta.get('end_reason')} after {meta.get('elapsed_s', 0):.1f}s, "
+        f"{title}: {end_reason(meta)} after {meta.get('elapsed_s', 0):.1f}s, "
         f"{summary['rows']} rows -> {meta.get('out_dir')}"
     ]
     lines.append(f"  {'name':<12}{'count':>8}{'fail':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")

@@ -84,7 +84,8 @@ def make_shape(name: str, spec: ShapeSpec) -> LoadTestShape:
 
     class GoldenPathShape(LoadTestShape):
         def tick(self) -> tuple[int, float] | None:
-            users = users_at(name, spec, self.get_run_time())
+            elapsed: float = self.get_run_time()  # type: ignore[no-untyped-call]  # Locust's
+            users = users_at(name, spec, elapsed)
             if users is None:
                 return None
             # a spike arrives within a second; a cold start at the same instant
@@ -97,4 +98,4 @@ def make_shape(name: str, spec: ShapeSpec) -> LoadTestShape:
             return users, rate
 
     GoldenPathShape.__name__ = f"{name.capitalize()}Shape"
-    return GoldenPathShape()
+    return GoldenPathShape()  # type: ignore[no-untyped-call]  # LoadTestShape.__init__

@@ -62,8 +62,9 @@ def figures(recorder: Recorder) -> list[dict[str, str]]:
 def attach_web_ui(environment: Environment, recorder: Recorder) -> bool:
     """Add the tab to ``environment``'s web UI; False when there is none (headless, worker)."""
     web_ui = environment.web_ui
-    if web_ui is None:
+    if web_ui is None or web_ui.app is None:
         return False
+    app = web_ui.app
     recorder.live.latencies = {}  # exact percentiles: keep every successful latency
     args = web_ui.template_args
     args["extended_tabs"] = [
@@ -88,7 +89,7 @@ def attach_web_ui(environment: Environment, recorder: Recorder) -> bool:
             cache["rows"], cache["at"] = figures(recorder), time.monotonic()
         return list(cache["rows"])
 
-    @web_ui.app.after_request
+    @app.after_request
     def extend_stats(response: Response) -> Response:
         if request.path != STATS_PATH or not response.is_json:
             return response
@@ -99,7 +100,7 @@ def attach_web_ui(environment: Environment, recorder: Recorder) -> bool:
         response.set_data(json.dumps(data))
         return response
 
-    @web_ui.app.route("/golden-path/stats")
+    @app.route("/golden-path/stats")
     def golden_path_stats() -> Response:
         return jsonify({row["figure"]: row["value"] for row in current()})
 

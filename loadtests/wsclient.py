@@ -76,15 +76,16 @@ class WsConnection:
         host = parts.hostname or "127.0.0.1"
         port = parts.port or (443 if parts.scheme == "wss" else 80)
         src = source_address(host, source_index, sources)
-        options: dict[str, object] = {
-            "timeout": timeout_s,
-            "subprotocols": jwt_subprotocols(token),
-            "enable_multithread": False,
-        }
+        sock = None
         if src is not None:
             sock = socket.create_connection((host, port), timeout_s, source_address=(src, 0))
-            options["socket"] = sock
-        self._ws = websocket.create_connection(url, **options)
+        self._ws = websocket.create_connection(
+            url,
+            timeout=timeout_s,
+            subprotocols=jwt_subprotocols(token),
+            enable_multithread=False,
+            socket=sock,  # None: websocket-client opens its own
+        )
         self.close_code: int | None = None
         self.unread: list[str] = []
 

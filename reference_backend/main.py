@@ -16,6 +16,7 @@ from reference_backend.api import auth, chat, health, ws
 from reference_backend.audit import AuditTrail
 from reference_backend.config import Settings
 from reference_backend.db import open_database
+from reference_backend.legacy.races import CAUSES, RACES
 from reference_backend.metrics import Metrics
 from reference_backend.ratelimit import LoginLimiter, RedisLoginLimiter
 from reference_backend.runtime import Runtime
@@ -29,7 +30,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the one factory and the one bridge; on exit close sockets with 1001 and clean up."""
     settings: Settings = app.state.settings
     db = open_database(settings.database_url)
-    metrics = Metrics()
+    metrics = Metrics(legacy_races=RACES, legacy_causes=CAUSES)
     model = build_model(settings)
     audit = AuditTrail(db)
     service: GoldenPathService

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -35,7 +35,12 @@ class _FactoryCollector(Collector):
 class Metrics:
     """The backend's counters, gauges and histograms."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, legacy_races: Sequence[str] = (), legacy_causes: Sequence[str] = ()
+    ) -> None:
+        """``legacy_races`` and ``legacy_causes`` label the legacy-mode counters from the start,
+        so they read 0 (not absent) in canonical mode; ``reference_backend.legacy.races``
+        names them."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.logins = Counter("goldenpath_logins", "Login attempts", ["outcome"], registry=r)
@@ -102,11 +107,9 @@ class Metrics:
             ["cause"],
             registry=r,
         )
-        from reference_backend.legacy.races import CAUSES, RACES
-
-        for race in RACES:
+        for race in legacy_races:
             self.legacy_races.labels(race=race)
-        for cause in CAUSES:
+        for cause in legacy_causes:
             self.legacy_1011.labels(cause=cause)
             self.legacy_misdelivered.labels(cause=cause)
             self.legacy_http_failed.labels(cause=cause)

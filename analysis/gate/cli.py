@@ -16,37 +16,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
 
-PROG = "goldenpath gate"
-UNUSABLE = 2
-
-
-class UsageError(Exception):
-    """Bad options or input, reported as one line (exit 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(UNUSABLE, f"{self.prog}: error: {message}\n")
-
-
-def add_judge_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by every form of the gate."""
-    p.add_argument(
-        "--slo", type=Path, metavar="FILE",
-        help="SLO file (TOML); default: the shipped remediation-plan objectives",
-    )  # fmt: skip
-    p.add_argument("--strict", action="store_true", help="a warning verdict exits 1 instead of 0")
-    p.add_argument(
-        "--calibration", type=Path, metavar="FILE",
-        help="run-to-run noise measured on this machine (goldenpath calibrate); default: the "
-        "calibration shipped with goldenpath",
-    )  # fmt: skip
+from .common import PROG, UNUSABLE, Parser, UsageError, add_judge_options, guarded
+from .files import judge_dirs, write_outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog=PROG,
         description=(
             "Judge a candidate's results against an SLO file (absolute objectives) and a\n"
@@ -78,57 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print only the verdict line")
     add_judge_options(p)
     return p
-
-
-def write_outputs(verdict: Any, out: Path) -> tuple[Path, Path]:
-    """Write ``verdict.json`` and ``junit.xml`` under ``out``."""
-    from .junit import to_junit
-
-    out.mkdir(parents=True, exist_ok=True)
-    vpath, jpath = out / "verdict.json", out / "junit.xml"
-    vpath.write_text(verdict.to_json(), encoding="utf-8")
-    jpath.write_text(to_junit(verdict), encoding="utf-8")
-    return vpath, jpath
-
-
-def judge_dirs(
-    candidate: Sequence[Path],
-    baseline: Sequence[Path],
-    slo_path: Path | None,
-    *,
-    strict: bool = False,
-    calibration: Path | None = None,
-) -> Any:
-    """Load the runs, the SLO and the calibration and judge; raises SloError / ResultsError
-    on bad input."""
-    from analysis.calibration import Calibration
-    from analysis.load import load_group
-
-    from .judge import judge
-    from .slo import load_slo
-
-    slo = load_slo(slo_path)
-    cal = Calibration.load(calibration) if calibration is not None else None
-    cand = load_group(list(candidate))
-    base = load_group(list(baseline)) if baseline else None
-    return judge(slo, cand, base, strict=strict, calibration=cal)
-
-
-def guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn``; turn every user-caused error into ``UsageError`` (one line)."""
-    from analysis.errors import ResultsError
-
-    from .slo import SloError
-
-    try:
-        return fn(*args, **kwargs)
-    except (SloError, ResultsError, UsageError) as exc:
-        raise UsageError(str(exc)) from None
-    except OSError as exc:
-        where = getattr(exc, "filename", "") or ""
-        raise UsageError(f"{where} {exc.strerror or exc}".strip()) from None
-    except (ValueError, KeyError, TypeError) as exc:  # malformed data the readers let through
-        raise UsageError(f"unusable input: {type(exc).__name__}: {exc}") from None
 
 
 def judge_main(argv: Sequence[str]) -> int:

@@ -47,6 +47,7 @@ from analysis.compare import (
 from analysis.errors import CorruptFileError
 from analysis.load import RunGroup
 from analysis.summarize import Summary, qlabel, samples_for_bounded_ci, summarize
+from resultsformat.meta import describe_end, is_completed
 
 from .slo import COUNT, LATENCY, RATE, Criterion, Objective, Slo
 
@@ -309,7 +310,7 @@ class Judge:
 
     def comparison(self, tolerance: float) -> Comparison:
         """``compare`` with ``tolerance`` as the practical threshold (cached per tolerance)."""
-        assert self.sb is not None
+        assert self.sb is not None, "a comparison needs a baseline (the caller checks first)"
         if tolerance not in self._comparisons:
             th = Thresholds(min_rel_change=tolerance, confidence=self.slo.confidence)
             self._comparisons[tolerance] = compare(
@@ -344,13 +345,11 @@ class Judge:
     def _runs_completed(self) -> ObjectiveResult:
         groups = [("candidate", self.candidate), ("baseline", self.baseline)]
         unfinished = [
-            f"{side} {run.label}: {run.meta.get('end_reason')}"
-            + (f" ({run.meta['end_detail']})" if run.meta.get("end_detail") else "")
+            f"{side} {run.label}: {describe_end(run.meta)}"
             for side, group in groups
             if group is not None
             for run in group.runs
-            # A run without an end_reason predates the field: judged on its figures.
-            if run.meta.get("end_reason", "completed") != "completed"
+            if not is_completed(run.meta)
         ]
         if unfinished:
             return ObjectiveResult(RUNS_COMPLETED, FAIL, 0.0, detail="; ".join(unfinished))

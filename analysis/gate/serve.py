@@ -32,15 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .cli import (
-    PROG,
-    UNUSABLE,
-    UsageError,
-    _Parser,
-    guarded,
-    judge_dirs,
-    write_outputs,
-)
+from .common import PROG, UNUSABLE, Parser, UsageError, guarded
+from .files import judge_dirs, write_outputs
 from .judge import FAIL, INCONC, Verdict
 from .trials import add_run_options, gate_run_from_args
 
@@ -174,7 +167,7 @@ def _fill(template: str, params: dict[str, str]) -> str:
 
 
 def build_serve_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog=SERVE_PROG,
         description=(
             "Serve the gate over HTTP: POST /gate (Flagger webhook, verdict in the status "

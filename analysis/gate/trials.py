@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from analysis.calibration import Calibration
+from resultsformat.duration import parse_duration
 
-from .cli import PROG, UNUSABLE, UsageError, _Parser, add_judge_options, guarded, write_outputs
+from .common import PROG, UNUSABLE, Parser, UsageError, add_judge_options, guarded
+from .files import write_outputs
 from .judge import FAIL, INCONC, PASS, Judge, ObjectiveResult, Verdict, decide
 from .slo import Criterion, Objective, Slo, load_slo
 
@@ -41,11 +43,10 @@ SMOKE_OBJECTIVE = Objective(
 
 
 def _seconds(text: str) -> float:
-    m = re.match(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$", text.strip())
-    if not m:
-        raise UsageError(f"--duration {text!r}: expected e.g. 10s, 2m")
-    scale = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "h": 3600.0}[m.group(2)]
-    return float(m.group(1)) * scale
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise UsageError(f"--duration: {e}") from None
 
 
 @dataclass
@@ -165,7 +166,7 @@ class GateRun:
                 break
             if len(green) < self.max_trials:
                 say(f"inconclusive ({judged.inconclusive_hint}); adding a blue/green pair")
-        assert judged is not None
+        assert judged is not None, "the trial loop runs at least once (max_trials >= 1)"
         write_outputs(judged, self.out)
         return judged
 
@@ -250,7 +251,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_run_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog=RUN_PROG,
         description=(
             "Smoke-check green, run load trials on blue and green interleaved (blue, green, "

@@ -139,18 +139,30 @@ def test_usage_errors() -> None:
     assert report_main(["--candidate", "x", "--warmup", "soon"]) == 2
 
 
-def test_an_unfinished_run_is_flagged_under_the_headline(tmp_path: Path, make_run: MakeRun) -> None:
+@pytest.mark.parametrize("reason", ["running", None])
+def test_an_unfinished_run_is_flagged_under_the_headline(
+    tmp_path: Path, make_run: MakeRun, reason: str | None
+) -> None:
+    """Killed mid-run (``running``), or no ``end_reason`` at all: unfinished on every screen."""
+    from analysis.compare import compare
     from analysis.load import load_group
     from analysis.report import render_markdown
     from analysis.summarize import summarize
 
     run = make_run("killed", seed=3)
     meta = json.loads((run / "meta.json").read_text())
-    meta.update(end_reason="running", end_detail=None)  # the harness was killed mid-run
+    meta.pop("end_detail")
+    if reason is None:
+        meta.pop("end_reason")
+    else:
+        meta["end_reason"] = reason
     (run / "meta.json").write_text(json.dumps(meta))
+    shown = reason or "missing"
     md = render_markdown(summarize(load_group(run)))
     lines = md.splitlines()
-    assert "> **Warning:** killed run killed did not complete (running)" in lines[:6], md
+    assert f"> **Warning:** killed run killed did not complete: {shown}" in lines[:6], md
+    notes = compare(load_group(make_run("base", seed=4)), load_group(run)).notes
+    assert f"candidate: 1 run(s) did not complete ({shown})" in notes, notes
 
 
 def test_calibrate_writes_what_report_reads(tmp_path: Path, make_run: MakeRun) -> None:

@@ -137,6 +137,18 @@ def test_a_run_that_did_not_complete_fails_the_gate(make_run: MakeRun) -> None:
     assert verdict.verdict == FAIL and verdict.exit_code == 1
 
 
+def test_a_run_without_end_reason_fails_the_gate(make_run: MakeRun) -> None:
+    """No ``end_reason`` in meta.json: nobody vouches for its figures, as in report and compare."""
+    base, cand = make_run("b", seed=1), make_run("g", seed=2)
+    meta = json.loads((cand / "meta.json").read_text())
+    del meta["end_reason"]
+    (cand / "meta.json").write_text(json.dumps(meta))
+    verdict = judge(parse_slo(RELATIVE), load_group(cand), load_group(base), calibration=QUIET)
+    result = next(r for r in verdict.results if r.objective.name == "runs-completed")
+    assert result.outcome == FAIL and "candidate g: missing" in result.detail, result.detail
+    assert verdict.exit_code == 1, verdict.verdict
+
+
 def test_tiny_significant_shift_does_not_fail(make_run: MakeRun) -> None:
     """+2% on 4,000 samples per side is significant, but below the 10% tolerance: pass."""
     slo = parse_slo(RELATIVE)

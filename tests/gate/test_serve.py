@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from analysis.gate.cli import judge_dirs
+from analysis.gate.files import judge_dirs
 from analysis.gate.judge import Verdict
 from analysis.gate.serve import GateService, make_server
 from tests.gate.conftest import BASELINES, ROOT, gate_cli

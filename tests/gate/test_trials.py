@@ -90,7 +90,8 @@ def test_green_with_slower_agent_fails_the_relative_latency_objective(tmp_path: 
     # Interleaved: blue 1, green 1, blue 2, green 2.
     order = [(t["trial"], t["side"]) for t in verdict["trials"]]
     assert order[:4] == [(1, "blue"), (1, "green"), (2, "blue"), (2, "green")]
-    assert elapsed < 90
+    # Bounded by the trial count, not by a wall-clock figure (which flakes on shared machines).
+    assert verdict["trial_pairs"] <= 3, verdict["trial_pairs"]
     print(
         f"\nslower green: {rel['detail']}; gate run {elapsed:.1f} s, {verdict['trial_pairs']} pairs"
     )
@@ -101,9 +102,11 @@ def test_identical_green_passes(tmp_path: Path) -> None:
     with two_backends({}) as (blue, green):
         rc, verdict, elapsed = gate_run(blue, green, tmp_path)
     rel = {o["name"]: o for o in verdict["objectives"]}["response-p50-vs-baseline"]
-    assert rc == 0 and verdict["verdict"] in ("pass", "warning"), verdict
+    undecided = [(o["name"], o["detail"]) for o in verdict["objectives"] if o["outcome"] != "pass"]
+    assert rc == 0 and verdict["verdict"] in ("pass", "warning"), (verdict["verdict"], undecided)
     assert rel["outcome"] == "pass", rel
-    assert elapsed < 90
+    # Bounded by the trial count, not by a wall-clock figure (which flakes on shared machines).
+    assert verdict["trial_pairs"] <= 3, verdict["trial_pairs"]
     print(
         f"\nidentical green: {rel['detail']}; "
         f"gate run {elapsed:.1f} s, {verdict['trial_pairs']} pairs"
