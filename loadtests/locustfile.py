@@ -12,21 +12,51 @@ shows the harness's own counts and exact percentiles, live.
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from locust import events
 from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
 
+from loadtests.config import LoadConfig
 from loadtests.recorder import Recorder
-from loadtests.users import GoldenPathUser, load_config
+from loadtests.users import GoldenPathUser, load_config, set_config
 from loadtests.webui import attach_web_ui
 
 __all__ = ["GoldenPathUser", "attach"]
 
 
+CONFIG_MESSAGE = "goldenpath_config"
+
+
+def _share_config(environment: Environment) -> None:
+    """The master sends its LoadConfig to every worker before it spawns users there.
+
+    ``test_start`` fires on the master before its ``spawn`` messages, and a worker
+    handles messages in order, so a worker on another host runs with the master's
+    accounts, timeouts and connection mode, whatever its own environment says.
+    """
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+
+        def receive(msg: Any, **_: Any) -> None:
+            set_config(LoadConfig(**msg.data))
+
+        runner.register_message(CONFIG_MESSAGE, receive)
+    elif isinstance(runner, MasterRunner):
+        master = runner
+
+        def send(**_: Any) -> None:
+            master.send_message(CONFIG_MESSAGE, asdict(load_config()))
+
+        environment.events.test_start.add_listener(send)
+
+
 def attach(environment: Environment, out_dir: Path | None = None) -> Recorder:
     """Hook the event log (and the open model's schedule, if asked for) into ``environment``."""
+    _share_config(environment)
     recorder = Recorder(environment, out_dir)
     environment.goldenpath_recorder = recorder  # type: ignore[attr-defined]
     cfg = load_config()
@@ -48,7 +78,6 @@ def attach(environment: Environment, out_dir: Path | None = None) -> Recorder:
     return recorder
 
 
-@events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
     results = os.environ.get("GOLDENPATH_RESULTS_DIR")
     recorder = attach(environment, Path(results) if results else None)
@@ -56,3 +85,6 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if results:
         recorder.start()
         environment.events.quitting.add_listener(lambda **_: recorder.finalize())
+
+
+events.init.add_listener(_on_init)

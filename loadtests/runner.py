@@ -34,7 +34,14 @@ from locust.html import get_html_report
 from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter, stats_history
 
-from loadtests.config import ENV_VAR, LoadConfig, OneLineParser, UsageError, parse_duration
+from loadtests.config import (
+    ENV_VAR,
+    LoadConfig,
+    OneLineParser,
+    StartRuns,
+    UsageError,
+    parse_duration,
+)
 from loadtests.embedded import BackendError, EmbeddedBackend
 from loadtests.locustfile import attach
 from loadtests.recorder import Recorder
@@ -53,10 +60,13 @@ from loadtests.results import (
 )
 from loadtests.shapes import SHAPES, ShapeSpec, make_shape
 from loadtests.users import GoldenPathUser, read_identities, set_config
+from resultsformat.meta import COMPLETED, is_completed
 
 PROG = "goldenpath run"
 # A part that cannot be written is retried every second; after this long the run stops.
 WRITE_FAILURE_LIMIT_S = 5.0
+#: How long the master waits for its Locust workers to connect.
+WORKER_WAIT_S = 60.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="results directory (default results/runs/<id>)")
     p.add_argument("--compare", action="store_true", help="run legacy then canonical, side by side")
     p.add_argument("--processes", type=int, default=1, help="Locust worker processes (default 1)")
+    p.add_argument(
+        "--expect-workers", type=int, default=0, metavar="N",
+        help="run as a Locust master for N workers started elsewhere (locust -f "
+        "loadtests/locustfile.py --worker --master-host THIS_HOST); their rows come here",
+    )  # fmt: skip
+    p.add_argument(
+        "--master-bind-host", default="127.0.0.1",
+        help="with --expect-workers: the address workers connect to (default 127.0.0.1)",
+    )  # fmt: skip
+    p.add_argument(
+        "--master-bind-port", type=int, default=5557,
+        help="with --expect-workers: the port workers connect to (default 5557)",
+    )  # fmt: skip
     p.add_argument("--model", choices=["closed", "open"], default="closed")
     p.add_argument("--rate", type=float, default=0.0, help="open model: iterations per second")
     p.add_argument("--rate-end", type=float, help="open model: ramp the rate to this")
@@ -122,12 +145,16 @@ class Plan:
     backend_settings: dict[str, str]
 
 
-def start_runs(args: argparse.Namespace) -> str:
+def start_runs(args: argparse.Namespace) -> StartRuns:
     """How runs start: as asked, else HTTP-first for a cold start (its HTTP burst) and
     WebSocket frames otherwise."""
-    if args.start_runs:
-        return str(args.start_runs)
-    return "http-first" if args.scenario == "cold-start" else "ws"
+    chosen: StartRuns = args.start_runs or ("http-first" if args.scenario == "cold-start" else "ws")
+    return chosen
+
+
+def worker_count(args: argparse.Namespace) -> int:
+    """Locust processes that run users: local ``--processes``, or ``--expect-workers``."""
+    return int(args.expect_workers or args.processes)
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -135,6 +162,18 @@ def make_plan(args: argparse.Namespace) -> Plan:
         raise UsageError("--users must be at least 1")
     if args.processes < 1 or args.processes > 64:
         raise UsageError("--processes must be between 1 and 64")
+    if args.expect_workers:
+        if not 1 <= args.expect_workers <= 64:
+            raise UsageError("--expect-workers must be between 1 and 64")
+        if args.processes > 1:
+            raise UsageError("--expect-workers and --processes both start workers: use one")
+        if args.model == "open":
+            raise UsageError(
+                "--model open sets each worker's arrival schedule when it starts: use "
+                "--processes on one host, or the closed model with --expect-workers"
+            )
+        if not 1 <= args.master_bind_port <= 65535:
+            raise UsageError("--master-bind-port must be between 1 and 65535")
     if args.compare and args.host:
         raise UsageError("--compare starts its own legacy and canonical backends; drop --host")
     if args.model == "open" and args.rate <= 0:
@@ -148,19 +187,19 @@ def make_plan(args: argparse.Namespace) -> Plan:
             raise UsageError(f"--users-csv {args.users_csv}: {exc.strerror or exc}") from None
         except ValueError as exc:
             raise UsageError(f"--users-csv {exc}") from None
-        if accounts < args.processes:
+        if accounts < worker_count(args):
             raise UsageError(
-                f"--users-csv {args.users_csv} has {accounts} account(s) for {args.processes} "
+                f"--users-csv {args.users_csv} has {accounts} account(s) for {worker_count(args)} "
                 "processes: each process needs accounts of its own (an account cannot span "
                 "processes)"
             )
     peak = args.users * 3 if args.scenario == "spike" else args.users
     pool = args.pool_size or peak
-    if args.users_csv is None and pool < args.processes:
+    if args.users_csv is None and pool < worker_count(args):
         raise UsageError(
-            f"a pool of {pool} account(s) (--pool-size, default --users) for --processes "
-            f"{args.processes}: each process needs accounts of its own (an account cannot "
-            "span processes)"
+            f"a pool of {pool} account(s) (--pool-size, default --users) for "
+            f"{worker_count(args)} worker processes: each process needs accounts of its own "
+            "(an account cannot span processes)"
         )
     if args.host and not re.match(r"^https?://[^/\s]+", args.host):
         raise UsageError(f"--host {args.host!r}: expected a URL like http://127.0.0.1:8000")
@@ -298,9 +337,12 @@ def _drive(
         user_classes=[GoldenPathUser], shape_class=make_shape(args.scenario, spec), host=target
     )
     workers: list[subprocess.Popen[bytes]] = []
-    if args.processes > 1:
+    n_workers = worker_count(args)
+    if args.expect_workers:
+        runner: Any = env.create_master_runner(args.master_bind_host, args.master_bind_port)
+    elif args.processes > 1:
         port = _free_port()
-        runner: Any = env.create_master_runner("127.0.0.1", port)
+        runner = env.create_master_runner("127.0.0.1", port)
         workers = _start_workers(args.processes, port, out_dir / "workers.log")
     else:
         runner = env.create_local_runner()
@@ -309,18 +351,25 @@ def _drive(
     csv_writer = StatsCSVFileWriter(env, PERCENTILES_TO_REPORT, str(out_dir / "locust"), True)
     background = [gevent.spawn(stats_history, runner), gevent.spawn(csv_writer.stats_writer)]
     progress = Progress(recorder, plan.duration_s, quiet=args.quiet)
-    end_reason, detail = "completed", None
+    end_reason, detail = COMPLETED, None
     lost: set[str] = set()
     try:
         if workers and on_workers is not None:
             on_workers([w.pid for w in workers])
-        if workers:
-            deadline = time.monotonic() + 60
-            while len(runner.clients.ready) < args.processes:
+        if isinstance(runner, MasterRunner):
+            deadline = time.monotonic() + WORKER_WAIT_S
+            while len(runner.clients.ready) < n_workers:
                 if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+                    where = (
+                        "see workers.log"
+                        if workers
+                        else f"start them with: locust -f loadtests/locustfile.py --worker "
+                        f"--master-host {args.master_bind_host} "
+                        f"--master-port {args.master_bind_port}"
+                    )
                     raise BackendError(
-                        f"only {len(runner.clients.ready)} of {args.processes} "
-                        f"Locust workers connected (see workers.log)"
+                        f"only {len(runner.clients.ready)} of {n_workers} Locust workers "
+                        f"connected within {WORKER_WAIT_S:.0f} s ({where})"
                     )
                 gevent.sleep(0.1)
         runner.start_shape()
@@ -356,10 +405,10 @@ def _drive(
                     lost |= missing
                     end_reason = "worker_lost"
                     detail = (
-                        f"{len(lost)} of {args.processes} Locust workers stopped reporting "
+                        f"{len(lost)} of {n_workers} Locust workers stopped reporting "
                         f"mid-run; the others ran on"
                     )
-                if len(lost) >= args.processes:
+                if len(lost) >= n_workers:
                     break
             parts = recorder.parts
             if parts is not None and parts.failing_since is not None:
@@ -423,6 +472,7 @@ def run_once(
         "spawn_rate": plan.spawn_rate,
         "duration_s": plan.duration_s,
         "processes": args.processes,
+        "expect_workers": args.expect_workers or None,
         "backend_config": {},
         "versions": versions(),
         "git_revision": git_revision(Path(__file__).resolve().parent),
@@ -468,7 +518,7 @@ def run_once(
             response_timeout_s=plan.response_timeout_s,
             think_time_s=plan.think_time_s,
             source_addresses=args.source_addresses,
-            processes=args.processes,
+            processes=worker_count(args),
             model=args.model,
             rate=args.rate,
             rate_end=args.rate_end,
@@ -569,14 +619,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("\n".join(format_summary(mode, summary, meta)))
             print("\nbefore (legacy) vs after (canonical):")
             print("\n".join(_side_by_side(results)))
-            return 0 if all(m["end_reason"] == "completed" for m, _ in results.values()) else 1
+            return 0 if all(is_completed(m) for m, _ in results.values()) else 1
         out = args.out or _default_out(args.factory or "run")
         meta, summary = run_once(plan, args.factory, out)
         print("\n".join(format_summary(meta.get("factory_mode") or "run", summary, meta)))
         if meta["end_reason"] == "write_failed":
             print(f"{PROG}: error: {meta['end_detail']}", file=sys.stderr)
             return 1
-        if meta["end_reason"] != "completed":
+        if not is_completed(meta):
             reason, detail = meta["end_reason"], meta["end_detail"]
             print(f"{PROG}: the run did not complete cleanly ({reason}): {detail}", file=sys.stderr)
             return 1

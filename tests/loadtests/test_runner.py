@@ -283,3 +283,20 @@ def test_run_rejects_a_bad_users_csv(tmp_path: Path, content: str, message: str)
     assert len(done.stderr.strip().splitlines()) == 1
     missing = goldenpath("run", "--users-csv", str(tmp_path / "nope.csv"), timeout=60)
     assert missing.returncode == 2 and "nope.csv" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--expect-workers", "0", "--processes", "0"], "--processes must be between 1 and 64"),
+        (["--expect-workers", "65"], "--expect-workers must be between 1 and 64"),
+        (["--expect-workers", "2", "--processes", "2"], "use one"),
+        (["--expect-workers", "2", "--model", "open", "--rate", "5"], "--processes on one host"),
+        (["--expect-workers", "2", "--master-bind-port", "0"], "--master-bind-port"),
+        (["--expect-workers", "4", "--users", "2"], "a pool of 2 account(s)"),
+    ],
+)
+def test_run_rejects_bad_worker_options(args: list[str], message: str) -> None:
+    done = goldenpath("run", *args, timeout=60)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
