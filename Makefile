@@ -38,7 +38,7 @@ bench: $(STAMP)  ## the benchmarks behind the README's performance figures (abou
 	$(BIN)/python benchmarks/bench_harness_overhead.py
 	$(BIN)/python benchmarks/bench_backend.py
 
-bench-scale: $(STAMP)  ## 5,000 concurrent WebSocket users held for 60 s (about 3 minutes)
+bench-scale: $(STAMP)  ## 10,000 concurrent WebSocket users held for 60 s, memory per user (about 5 minutes)
 	$(BIN)/python benchmarks/bench_concurrency.py
 
 bench-detection: $(STAMP)  ## defects injected by the fault server vs counted, 3 modes (about 1 minute)

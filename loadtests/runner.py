@@ -353,6 +353,8 @@ def _drive(
     progress = Progress(recorder, plan.duration_s, quiet=args.quiet)
     end_reason, detail = COMPLETED, None
     lost: set[str] = set()
+    # One client, made before the load: a check needs no new file or TLS context per second.
+    health = httpx.Client(timeout=2)
     try:
         if workers and on_workers is not None:
             on_workers([w.pid for w in workers])
@@ -391,9 +393,9 @@ def _drive(
             elif now >= next_health:
                 next_health = now + 1
                 try:
-                    httpx.get(f"{target}/health", timeout=2).raise_for_status()
+                    health.get(f"{target}/health").raise_for_status()
                     health_failures = 0
-                except httpx.HTTPError:
+                except (httpx.HTTPError, OSError):  # OSError: out of files, say
                     health_failures += 1
                 if health_failures >= 5:
                     end_reason, detail = "backend_died", "GET /health failed 5 times in a row"
@@ -425,6 +427,7 @@ def _drive(
     except KeyboardInterrupt:
         end_reason, detail = "interrupted", "interrupted by the user"
     finally:
+        health.close()
         runner.stop()
         if isinstance(runner, MasterRunner):
             _await_last_reports(runner, recorder, lost)

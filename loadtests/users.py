@@ -330,6 +330,10 @@ class GoldenPathUser(FastHttpUser):
                 self._unreachable(failure.kind == "connect_failed")
                 self._end_iteration(intended, started, t0, failure, None)
                 return
+            if not per_iteration and self.cfg.start_runs == "ws":
+                # A persistent user needs HTTP again only to log in again: release the
+                # pooled keep-alive socket, so a user holds one file (its WebSocket), not two.
+                self.client.client.close()
             if (per_iteration or self.ws is None) and not self._connect():
                 self._unreachable(True)
                 failure = GoldenPathFailure("connect_failed")

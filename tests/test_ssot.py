@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from analysis.ssot import (
     AuditReport,
     CanonicalNotFoundError,
     CanonicalSpecError,
-    Finding,
     InputPathError,
     Kind,
     SSOTError,
@@ -19,6 +17,7 @@ from analysis.ssot import (
 )
 from analysis.ssot.render import render_json, render_markdown, render_table, to_dict
 from analysis.ssot.scan import is_test_path
+from tests.utils.ssot import CANON_PKG, kinds_at, one, write_tree
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fragmented"
 PATTERNS = ("*ExecutionEngineFactory",)
@@ -30,40 +29,6 @@ APP = "netra_backend.app"
 def report() -> AuditReport:
     """The fixture audited once, statically."""
     return audit([FIXTURE], PATTERNS, CANONICAL)
-
-
-def kinds_at(report: AuditReport, import_path: str) -> list[Kind]:
-    return sorted(f.kind for f in report.findings if f.import_path == import_path)
-
-
-def one(report: AuditReport, kind: Kind, import_path: str) -> Finding:
-    [found] = [f for f in report.findings if f.kind is kind and f.import_path == import_path]
-    return found
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
-CANON_PKG = {
-    "pkg/__init__.py": "",
-    "pkg/canon.py": """
-        class Factory:
-            def create(self, ctx):
-                return ctx
-
-            def metrics(self):
-                return {}
-
-
-        def get_factory() -> "Factory":
-            return Factory()
-    """,
-}
 
 
 # -- the fragmented fixture ----------------------------------------------------------
@@ -101,6 +66,7 @@ def test_fixture_classification_table(report: AuditReport) -> None:
         "wrapper": 1,
         "subclass": 2,
         "duplicate": 5,
+        "unresolved": 0,
         "test_double": 4,
         "functions": 4,
         "implementations": 6,

@@ -248,6 +248,14 @@ class _ClassAnalyzer:
                 detail += f"; overrides {', '.join(overrides)}"
             return Classification(Kind.SUBCLASS, detail)
         held = self.held(node)
+        unresolved = self.resolver.unresolved_bases(self.module.name, cls)
+        if not held and unresolved:
+            # It may derive from the canonical class at run time: say so, count no duplicate.
+            return Classification(
+                Kind.UNRESOLVED,
+                f"base {', '.join(unresolved)} cannot be resolved statically; not counted as "
+                "a duplicate (--import-check tests it at run time)",
+            )
         if not held:
             return Classification(
                 Kind.DUPLICATE, "independent implementation: holds no canonical instance"

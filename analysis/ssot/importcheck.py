@@ -21,7 +21,9 @@ from analysis.ssot.model import Finding, ImportCheck, Kind
 __all__ = ["check_imports"]
 
 MARKER = "@@goldenpath-ssot@@"
-CHECKED = frozenset({Kind.CANONICAL, Kind.ALIAS, Kind.WRAPPER, Kind.SUBCLASS, Kind.DUPLICATE})
+CHECKED = frozenset(
+    {Kind.CANONICAL, Kind.ALIAS, Kind.WRAPPER, Kind.SUBCLASS, Kind.DUPLICATE, Kind.UNRESOLVED}
+)
 
 # Runs in the child; reads {"roots", "canonical", "items"} on stdin.
 _CHILD = r"""
@@ -61,7 +63,10 @@ for key, kind, path in req["items"]:
         out[key] = ["error", f"import failed: {type(exc).__name__}: {exc}"]
         continue
     is_class = isinstance(obj, type)
-    if kind == "duplicate" and is_class and issubclass(obj, canon):
+    if kind == "unresolved":  # the run time resolves what the AST could not
+        sub = is_class and issubclass(obj, canon)
+        out[key] = ["subclass" if sub else "independent", describe(obj)]
+    elif kind == "duplicate" and is_class and issubclass(obj, canon):
         out[key] = ["mismatch", f"the name is {describe(obj)} at runtime: "
                     "this definition is not the one in effect"]
     elif obj is canon:
@@ -150,6 +155,24 @@ def check_imports(
             check = ImportCheck("error", problem)
         else:
             status, detail = results.get(str(i), ["error", "no result"])
+            if finding.kind is Kind.UNRESOLVED and status in ("subclass", "independent"):
+                out.append(_resolved(finding, status == "subclass", detail))
+                continue
             check = ImportCheck(status, detail)
         out.append(replace(finding, import_check=check))
     return out, problem
+
+
+def _resolved(finding: Finding, subclass: bool, described: str) -> Finding:
+    """An ``unresolved`` class, classified by what importing it showed."""
+    if subclass:
+        kind, what = Kind.SUBCLASS, "a subclass of the canonical class"
+    else:
+        kind, what = Kind.DUPLICATE, "not derived from the canonical class: a duplicate"
+    detail = f"{finding.detail.split(';')[0]}; at run time {described} is {what}"
+    return replace(
+        finding,
+        kind=kind,
+        detail=detail,
+        import_check=ImportCheck("confirmed", "resolved at run time"),
+    )

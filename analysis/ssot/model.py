@@ -51,6 +51,7 @@ class Kind(StrEnum):
     WRAPPER = "wrapper"
     SUBCLASS = "subclass"
     DUPLICATE = "duplicate"
+    UNRESOLVED = "unresolved"
     TEST_DOUBLE = "test_double"
 
 
@@ -61,6 +62,7 @@ KIND_ORDER: tuple[Kind, ...] = (
     Kind.WRAPPER,
     Kind.SUBCLASS,
     Kind.DUPLICATE,
+    Kind.UNRESOLVED,
     Kind.TEST_DOUBLE,
 )
 

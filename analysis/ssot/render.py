@@ -23,7 +23,8 @@ def _summary(report: AuditReport) -> str:
         f"factory implementations: {c['implementations']} "
         f"(canonical {c['canonical']} + independent duplicates {c['duplicate']}, "
         f"allowed {report.max_duplicates}); aliases {c['alias']}, wrappers {c['wrapper']}, "
-        f"subclasses {c['subclass']}, test doubles {c['test_double']}, "
+        f"subclasses {c['subclass']}, unresolved {c['unresolved']}, "
+        f"test doubles {c['test_double']}, "
         f"factory functions {c['functions']}; {report.files_scanned} files in "
         f"{report.elapsed_s:.2f} s"
     )

@@ -221,6 +221,20 @@ class Resolver:
                     return base
         return None
 
+    def unresolved_bases(self, module: str, cls: ClassScan) -> list[str]:
+        """Bases of ``cls`` that static analysis cannot follow: an expression that is not
+        a name, or a name bound to the result of a call (``Base = make_base()``)."""
+        out = list(cls.dynamic_bases)
+        scan = self.modules.get(module)
+        for base in cls.bases:
+            head = base.partition(".")[0]
+            bindings = scan.bindings.get(head, ()) if scan is not None else ()
+            if any(b.kind == "call" for b in bindings) and not any(
+                t[0] == "class" for t in self.dotted(module, base)
+            ):
+                out.append(base)
+        return out
+
     def _class_subclasses(self, module: str, name: str) -> bool:
         key = (module, name)
         cached = self._subclass.get(key)

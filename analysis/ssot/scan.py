@@ -91,6 +91,9 @@ class ClassScan:
     conditional: bool
     bases: tuple[str, ...]
     node: ast.ClassDef | None
+    # Base expressions that are not a dotted name (``make_base()``, ``getattr(m, "B")``,
+    # ``__import__("m").B``): what they are is known only at run time.
+    dynamic_bases: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -335,8 +338,10 @@ class _Collector:
         for stmt in body:
             if isinstance(stmt, ast.ClassDef):
                 bases = tuple(b for b in map(_base_name, stmt.bases) if b)
+                dynamic = tuple(ast.unparse(b) for b in stmt.bases if _base_name(b) is None)
                 keep = matches(stmt.name, self.class_patterns)
-                scan = ClassScan(stmt.name, stmt.lineno, conditional, bases, stmt if keep else None)
+                node = stmt if keep else None
+                scan = ClassScan(stmt.name, stmt.lineno, conditional, bases, node, dynamic)
                 self.module.classes.setdefault(stmt.name, []).append(scan)
             elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
                 keep = matches(stmt.name, self.function_patterns)
