@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write report.md and report.html (default: ./goldenpath-report)",
     )  # fmt: skip
     parser.add_argument(
-        "--warmup", default="auto", metavar="auto|none|SECONDS",
+        "--warmup", default="auto", metavar="auto|none|DURATION",
         help="warm-up to drop from each run: detected (auto, the default), none, or fixed",
     )  # fmt: skip
     parser.add_argument(
@@ -116,8 +116,8 @@ def report_main(argv: Sequence[str] | None = None) -> int:
 
     try:
         warmup = parse_warmup(args.warmup)
-    except ValueError:
-        print(f"{PROG}: error: --warmup: expected auto, none or seconds", file=sys.stderr)
+    except ValueError as exc:
+        print(f"{PROG}: error: --{exc}", file=sys.stderr)
         return 2
     if not 0.5 <= args.confidence < 1 or args.min_change < 0:
         print(f"{PROG}: error: --confidence in [0.5, 1), --min-change >= 0", file=sys.stderr)
@@ -180,7 +180,7 @@ def calibrate_main(argv: Sequence[str] | None = None) -> int:
         help="a directory of at least 2 runs of one build (repeatable)",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, metavar="FILE")
-    parser.add_argument("--warmup", default="auto", metavar="auto|none|SECONDS")
+    parser.add_argument("--warmup", default="auto", metavar="auto|none|DURATION")
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:
@@ -191,14 +191,25 @@ def calibrate_main(argv: Sequence[str] | None = None) -> int:
     from analysis.load import load_group
     from analysis.steady import parse_warmup
     from analysis.summarize import summarize
+    from resultsformat.meta import describe_end, is_completed
 
     try:
         warmup = parse_warmup(args.warmup)
-    except ValueError:
-        print(f"{CALIBRATE_PROG}: error: --warmup: expected auto, none or seconds", file=sys.stderr)
+    except ValueError as exc:
+        print(f"{CALIBRATE_PROG}: error: --{exc}", file=sys.stderr)
         return 2
     try:
-        builds = [summarize(load_group(d), warmup=warmup) for d in args.build]
+        groups = [load_group(d) for d in args.build]
+        # The one completion rule: a run cut short would pass its own noise off as the build's.
+        unfinished = [
+            f"{run.label} ({describe_end(run.meta)})"
+            for group in groups
+            for run in group.runs
+            if not is_completed(run.meta)
+        ]
+        if unfinished:
+            raise ValueError(f"runs that did not complete: {', '.join(unfinished)}; leave them out")
+        builds = [summarize(group, warmup=warmup) for group in groups]
         cal = calibrate(builds, source=str(args.out))
         cal.write(args.out)
     except (ResultsError, ValueError) as exc:  # unusable runs, or too few of them

@@ -23,6 +23,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from resultsformat.duration import parse_duration
+
 Warmup = Literal["auto", "none"] | float
 RULE_AUTO = "MSER-5 on per-window mean latency and throughput (later cut wins)"
 BATCH = 5
@@ -136,11 +138,12 @@ def apply_warmup(events: pd.DataFrame, cuts: dict[str, WarmupCut]) -> pd.DataFra
 
 
 def parse_warmup(text: str) -> Warmup:
-    """``auto``, ``none`` or a number of seconds (for the CLI and notebooks)."""
+    """``auto``, ``none`` or a duration (``30s``, ``1m``, ``0``; the one syntax of
+    :mod:`resultsformat.duration`), for the CLI, the SLO file and notebooks."""
     value = text.strip().lower()
     if value in ("auto", "none"):
         return value  # type: ignore[return-value]
-    seconds = float(value.removesuffix("s"))
-    if seconds < 0:
-        raise ValueError("a warm-up window cannot be negative")
-    return seconds
+    try:
+        return parse_duration(value, allow_zero=True)
+    except ValueError as exc:
+        raise ValueError(f"warmup: {exc}; or auto, none") from None

@@ -69,9 +69,9 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: str, *, allow_zero: bool = False) -> float:
     """``500ms``, ``90s``, ``5m``, ``1h30m``, ``45`` -> seconds (:mod:`resultsformat.duration`)."""
     try:
-        return duration_seconds(text)
+        return duration_seconds(text, allow_zero=allow_zero)
     except ValueError as e:
         raise UsageError(str(e)) from None

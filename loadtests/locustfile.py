@@ -3,7 +3,8 @@
     locust -f loadtests/locustfile.py --host http://127.0.0.1:8000 --headless -u 50 -r 10 -t 30s
 
 Users are ``load0``, ``load1``, ... (``goldenpath users create --count N``);
-set ``GOLDENPATH_LOAD_CONFIG`` (see ``loadtests/config.py``) to change that,
+set ``GOLDENPATH_LOAD_CONFIG`` (see ``loadtests/config.py``) to change that
+(on a master, it is sent to every worker: workers need not set it),
 and ``GOLDENPATH_RESULTS_DIR`` to have a plain Locust run write the raw event
 log there too. In the web UI (without ``--headless``) the *Golden path* tab
 shows the harness's own counts and exact percentiles, live.
@@ -20,7 +21,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests.config import LoadConfig
+from loadtests.config import ENV_VAR, LoadConfig
 from loadtests.recorder import Recorder
 from loadtests.users import GoldenPathUser, load_config, set_config
 from loadtests.webui import attach_web_ui
@@ -32,11 +33,15 @@ CONFIG_MESSAGE = "goldenpath_config"
 
 
 def _share_config(environment: Environment) -> None:
-    """The master sends its LoadConfig to every worker before it spawns users there.
+    """A master with a LoadConfig of its own sends it to every worker before users spawn.
 
-    ``test_start`` fires on the master before its ``spawn`` messages, and a worker
-    handles messages in order, so a worker on another host runs with the master's
-    accounts, timeouts and connection mode, whatever its own environment says.
+    It goes to each worker when it connects (``worker_connect`` fires after the
+    ``ack``, before any ``spawn``; a worker that joins mid-run included) and to all
+    at ``test_start`` (before the first ``spawn`` messages). A worker handles
+    messages in order, so a worker on another host runs with the master's accounts,
+    timeouts and connection mode, whatever its own environment says. A master with
+    no config (a plain ``locust --master`` without ``GOLDENPATH_LOAD_CONFIG``) sends
+    nothing, and its workers keep their own.
     """
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
@@ -45,12 +50,13 @@ def _share_config(environment: Environment) -> None:
             set_config(LoadConfig(**msg.data))
 
         runner.register_message(CONFIG_MESSAGE, receive)
-    elif isinstance(runner, MasterRunner):
+    elif isinstance(runner, MasterRunner) and ENV_VAR in os.environ:
         master = runner
 
-        def send(**_: Any) -> None:
-            master.send_message(CONFIG_MESSAGE, asdict(load_config()))
+        def send(client_id: str | None = None, **_: Any) -> None:
+            master.send_message(CONFIG_MESSAGE, asdict(load_config()), client_id=client_id)
 
+        environment.events.worker_connect.add_listener(send)
         environment.events.test_start.add_listener(send)
 
 

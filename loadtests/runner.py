@@ -30,6 +30,7 @@ import httpx
 # gevent patches the standard library first: Locust does it on import.
 import locust  # noqa: F401, I001
 from locust.env import Environment
+from locust.exception import RPCError
 from locust.html import get_html_report
 from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter, stats_history
@@ -88,12 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         "loadtests/locustfile.py --worker --master-host THIS_HOST); their rows come here",
     )  # fmt: skip
     p.add_argument(
-        "--master-bind-host", default="127.0.0.1",
-        help="with --expect-workers: the address workers connect to (default 127.0.0.1)",
+        "--master-bind-host",
+        help="with --expect-workers: the address to listen on for workers (default *: all)",
     )  # fmt: skip
     p.add_argument(
-        "--master-bind-port", type=int, default=5557,
-        help="with --expect-workers: the port workers connect to (default 5557)",
+        "--master-bind-port", type=int,
+        help="with --expect-workers: the port to listen on for workers (default 5557)",
     )  # fmt: skip
     p.add_argument("--model", choices=["closed", "open"], default="closed")
     p.add_argument("--rate", type=float, default=0.0, help="open model: iterations per second")
@@ -152,6 +153,28 @@ def start_runs(args: argparse.Namespace) -> StartRuns:
     return chosen
 
 
+def _check_bind(host: str, port: int) -> None:
+    """Refuse, with one line, an address and port the master could not listen on."""
+    if not 1 <= port <= 65535:
+        raise UsageError("--master-bind-port must be between 1 and 65535")
+    try:
+        infos = socket.getaddrinfo(None if host == "*" else host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(address)
+    except OSError as exc:
+        raise UsageError(
+            f"--master-bind-host {host} --master-bind-port {port}: cannot listen there "
+            f"({getattr(exc, 'strerror', None) or exc})"
+        ) from None
+
+
+def _reachable(bind_host: str) -> str:
+    """What a worker passes as ``--master-host`` for a master listening on ``bind_host``."""
+    wildcard = bind_host == "*" or bind_host.strip("0.:") == ""  # *, 0.0.0.0, ::
+    return "<this host's address>" if wildcard else bind_host
+
+
 def worker_count(args: argparse.Namespace) -> int:
     """Locust processes that run users: local ``--processes``, or ``--expect-workers``."""
     return int(args.expect_workers or args.processes)
@@ -172,8 +195,17 @@ def make_plan(args: argparse.Namespace) -> Plan:
                 "--model open sets each worker's arrival schedule when it starts: use "
                 "--processes on one host, or the closed model with --expect-workers"
             )
-        if not 1 <= args.master_bind_port <= 65535:
-            raise UsageError("--master-bind-port must be between 1 and 65535")
+        if not args.host:
+            raise UsageError(
+                "--expect-workers needs --host: workers on other hosts cannot reach the "
+                "embedded backend, which listens on 127.0.0.1"
+            )
+        args.master_bind_host = args.master_bind_host or "*"
+        if args.master_bind_port is None:
+            args.master_bind_port = 5557
+        _check_bind(args.master_bind_host, args.master_bind_port)
+    elif args.master_bind_host is not None or args.master_bind_port is not None:
+        raise UsageError("--master-bind-host and --master-bind-port go with --expect-workers")
     if args.compare and args.host:
         raise UsageError("--compare starts its own legacy and canonical backends; drop --host")
     if args.model == "open" and args.rate <= 0:
@@ -214,7 +246,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         args=args,
         duration_s=duration,
         response_timeout_s=parse_duration(args.response_timeout),
-        think_time_s=0.0 if args.think_time in {"0", "0s"} else parse_duration(args.think_time),
+        think_time_s=parse_duration(args.think_time, allow_zero=True),
         spawn_rate=args.spawn_rate or float(args.users),
         peak_users=peak,
         backend_settings=settings,
@@ -339,7 +371,10 @@ def _drive(
     workers: list[subprocess.Popen[bytes]] = []
     n_workers = worker_count(args)
     if args.expect_workers:
-        runner: Any = env.create_master_runner(args.master_bind_host, args.master_bind_port)
+        try:
+            runner: Any = env.create_master_runner(args.master_bind_host, args.master_bind_port)
+        except RPCError as exc:  # taken between the check and now
+            raise BackendError(f"cannot listen for Locust workers: {exc}") from None
     elif args.processes > 1:
         port = _free_port()
         runner = env.create_master_runner("127.0.0.1", port)
@@ -353,9 +388,10 @@ def _drive(
     progress = Progress(recorder, plan.duration_s, quiet=args.quiet)
     end_reason, detail = COMPLETED, None
     lost: set[str] = set()
-    # One client, made before the load: a check needs no new file or TLS context per second.
-    health = httpx.Client(timeout=2)
+    health: httpx.Client | None = None
     try:
+        # One client, made before the load: a check needs no new file or TLS context a second.
+        health = httpx.Client(timeout=2)
         if workers and on_workers is not None:
             on_workers([w.pid for w in workers])
         if isinstance(runner, MasterRunner):
@@ -366,7 +402,7 @@ def _drive(
                         "see workers.log"
                         if workers
                         else f"start them with: locust -f loadtests/locustfile.py --worker "
-                        f"--master-host {args.master_bind_host} "
+                        f"--master-host {_reachable(args.master_bind_host)} "
                         f"--master-port {args.master_bind_port}"
                     )
                     raise BackendError(
@@ -374,6 +410,12 @@ def _drive(
                         f"connected within {WORKER_WAIT_S:.0f} s ({where})"
                     )
                 gevent.sleep(0.1)
+            if len(runner.clients.ready) > n_workers:
+                # Worker k of n logs in as accounts k, k+n, ...: an extra one would share them.
+                raise BackendError(
+                    f"{len(runner.clients.ready)} Locust workers connected for "
+                    f"--expect-workers {n_workers}: stop the extra ones"
+                )
         runner.start_shape()
         started = time.monotonic()
         # The shape stops the run at duration_s; this bound stops it whatever happens.
@@ -427,7 +469,8 @@ def _drive(
     except KeyboardInterrupt:
         end_reason, detail = "interrupted", "interrupted by the user"
     finally:
-        health.close()
+        if health is not None:
+            health.close()
         runner.stop()
         if isinstance(runner, MasterRunner):
             _await_last_reports(runner, recorder, lost)

@@ -21,7 +21,7 @@ END_REASONS: Final = {
     "backend_died": "the backend under test died or stopped answering /health",
     "worker_lost": "a Locust worker stopped reporting; the others ran on",
     "write_failed": "the results could not be written; the run was stopped",
-    "error": "the run did not stop by itself and was stopped at its bound",
+    "error": "the backend or the workers did not start, or the run overran its bound",
     "interrupted": "interrupted by the user",
 }
 #: What an ``end_reason`` absent from ``meta.json`` reads as.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.ssot import Kind, audit
+from analysis.ssot.render import render_markdown
 from tests.utils.ssot import CANON_PKG, one, write_tree
 
 DYNAMIC = {
@@ -39,6 +40,22 @@ DYNAMIC = {
         class NamedFactory(Base):
             pass
     """,
+    # the dynamic base one class up, and a call-bound name imported from another module
+    "pkg/indirect.py": """
+        import pkg.canon
+
+        class _Middle(getattr(pkg.canon, "Factory")):
+            pass
+
+        class IndirectFactory(_Middle):
+            pass
+    """,
+    "pkg/imported.py": """
+        from pkg.by_name import Base
+
+        class ImportedFactory(Base):
+            pass
+    """,
     # an independent class behind a dynamic base: unresolved statically, a duplicate at run time
     "pkg/other.py": """
         def mixin():
@@ -50,7 +67,8 @@ DYNAMIC = {
     """,
 }
 SUBCLASSES = ["pkg.by_call:CallFactory", "pkg.by_getattr:GetattrFactory",
-              "pkg.by_import:ImportFactory", "pkg.by_name:NamedFactory"]  # fmt: skip
+              "pkg.by_import:ImportFactory", "pkg.by_name:NamedFactory",
+              "pkg.indirect:IndirectFactory", "pkg.imported:ImportedFactory"]  # fmt: skip
 
 
 def test_dynamic_bases_are_unresolved_and_not_counted(tmp_path: Path) -> None:
@@ -65,7 +83,12 @@ def test_dynamic_bases_are_unresolved_and_not_counted(tmp_path: Path) -> None:
         in one(report, Kind.UNRESOLVED, "pkg.by_getattr:GetattrFactory").detail
     )
     assert report.duplicates == [] and report.passed, report.counts()
-    assert report.counts()["unresolved"] == 5
+    assert (
+        "_Middle (via getattr(pkg.canon, 'Factory'))"
+        in one(report, Kind.UNRESOLVED, "pkg.indirect:IndirectFactory").detail
+    )
+    assert report.counts()["unresolved"] == 7
+    assert "unresolved 7 (not counted)" in render_markdown(report)
 
 
 def test_the_import_check_resolves_them(tmp_path: Path) -> None:

@@ -7,6 +7,9 @@ The kinds, in the order they are tried:
 - ``wrapper``: holds a canonical instance and every public method forwards to it;
 - ``duplicate``: anything else, including a wrapper with a method that does not
   forward (the finding names those methods);
+- ``unresolved``: would be a duplicate, but a base (or a base's base) is an
+  expression static analysis cannot follow (a call, ``getattr``, ``__import__``, a
+  name bound to a call's result): not counted; ``--import-check`` resolves it;
 - ``test_double``: any of the above in a test file, or named ``Mock*``/``Fake*``/``Stub*``.
 
 Names bound to the canonical class (imports, re-exports, ``Alias = Canonical``,

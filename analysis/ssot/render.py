@@ -206,7 +206,8 @@ def render_markdown(report: AuditReport) -> str:
         "",
         f"- Independent duplicates: **{c['duplicate']}** (allowed: {report.max_duplicates})",
         f"- Aliases {c['alias']}, delegating wrappers {c['wrapper']}, subclasses {c['subclass']}, "
-        f"test doubles {c['test_double']}, factory functions {c['functions']}",
+        f"unresolved {c['unresolved']} (not counted), test doubles {c['test_double']}, "
+        f"factory functions {c['functions']}",
         f"- {report.files_scanned} files scanned in {report.elapsed_s:.2f} s",
         "",
     ]

@@ -221,19 +221,41 @@ class Resolver:
                     return base
         return None
 
-    def unresolved_bases(self, module: str, cls: ClassScan) -> list[str]:
-        """Bases of ``cls`` that static analysis cannot follow: an expression that is not
-        a name, or a name bound to the result of a call (``Base = make_base()``)."""
+    def unresolved_bases(self, module: str, cls: ClassScan, depth: int = 0) -> list[str]:
+        """Bases of ``cls`` that static analysis cannot follow, directly or through the
+        classes it derives from: an expression that is not a name, or a name bound (here
+        or in the module it is imported from) to the result of a call."""
         out = list(cls.dynamic_bases)
-        scan = self.modules.get(module)
         for base in cls.bases:
-            head = base.partition(".")[0]
-            bindings = scan.bindings.get(head, ()) if scan is not None else ()
-            if any(b.kind == "call" for b in bindings) and not any(
-                t[0] == "class" for t in self.dotted(module, base)
-            ):
-                out.append(base)
+            targets = self.dotted(module, base)
+            classes = [t for t in targets if t[0] == "class"]
+            if not classes:
+                if self._bound_by_call(module, base):
+                    out.append(base)
+                continue
+            if depth >= 10:  # a deep or circular chain: what is known so far
+                continue
+            for _, where, name in classes:
+                scan = self.modules.get(where)
+                for parent in scan.classes.get(name, ()) if scan is not None else ():
+                    inner = self.unresolved_bases(where, parent, depth + 1)
+                    out += [f"{base} (via {expr})" for expr in inner]
         return out
+
+    def _bound_by_call(self, module: str, name: str, depth: int = 0) -> bool:
+        """Whether ``name`` (its head) is bound to a call's result in ``module``, or is
+        imported from a module where it is."""
+        scan = self.modules.get(module)
+        if scan is None or depth > 10:
+            return False
+        head = name.partition(".")[0]
+        for binding in scan.bindings.get(head, ()):
+            if binding.kind == "call":
+                return True
+            if binding.kind == "from" and binding.attr:
+                if self._bound_by_call(binding.target, binding.attr, depth + 1):
+                    return True
+        return False
 
     def _class_subclasses(self, module: str, name: str) -> bool:
         key = (module, name)

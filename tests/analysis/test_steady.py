@@ -37,5 +37,8 @@ def test_parse_warmup() -> None:
     assert parse_warmup("auto") == "auto"
     assert parse_warmup("none") == "none"
     assert parse_warmup("12.5s") == 12.5
-    with pytest.raises(ValueError):
-        parse_warmup("-3")
+    assert parse_warmup("1m") == 60 and parse_warmup("500ms") == 0.5  # the one syntax
+    assert parse_warmup("0") == 0  # no cut
+    for bad in ("-3", "nan", "inf", "ten"):
+        with pytest.raises(ValueError, match="warmup"):
+            parse_warmup(bad)

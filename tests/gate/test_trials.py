@@ -92,8 +92,8 @@ def test_green_with_slower_agent_fails_the_relative_latency_objective(tmp_path: 
     # Interleaved: blue 1, green 1, blue 2, green 2.
     order = [(t["trial"], t["side"]) for t in verdict["trials"]]
     assert order[:4] == [(1, "blue"), (1, "green"), (2, "blue"), (2, "green")]
-    # Bounded by the trial count, not by a wall-clock figure (which flakes on shared machines).
-    assert verdict["trial_pairs"] <= 3, verdict["trial_pairs"]
+    # Decided at the first judgement (--trials 2): a 20 ms change needs no extra pair.
+    assert verdict["trial_pairs"] == 2, verdict["trial_pairs"]
     print(
         f"\nslower green: {rel['detail']}; gate run {elapsed:.1f} s, {verdict['trial_pairs']} pairs"
     )
@@ -110,8 +110,6 @@ def test_identical_green_passes(tmp_path: Path) -> None:
     undecided = [(o["name"], o["detail"]) for o in verdict["objectives"] if o["outcome"] != "pass"]
     assert rc == 0 and verdict["verdict"] in ("pass", "warning"), (verdict["verdict"], undecided)
     assert rel["outcome"] == "pass", rel
-    # Bounded by the trial count, not by a wall-clock figure (which flakes on shared machines).
-    assert verdict["trial_pairs"] <= 3, verdict["trial_pairs"]
     print(
         f"\nidentical green: {rel['detail']}; "
         f"gate run {elapsed:.1f} s, {verdict['trial_pairs']} pairs"

@@ -22,11 +22,17 @@ import pytest
 from tests.utils import netns
 
 REPO = Path(__file__).resolve().parents[2]
-WHY_NOT = netns.unavailable()
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(WHY_NOT is not None, reason=f"no network namespaces: {WHY_NOT}"),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _namespaces() -> None:
+    """Skip, with the reason, where this machine cannot make network namespaces."""
+    why_not = netns.unavailable()
+    if why_not is not None:
+        pytest.skip(f"no network namespaces: {why_not}")
+
+
 USERS = 6
 PORT, MASTER_PORT = 8000, 5557
 

@@ -285,17 +285,24 @@ def test_run_rejects_a_bad_users_csv(tmp_path: Path, content: str, message: str)
     assert missing.returncode == 2 and "nope.csv" in missing.stderr
 
 
+HOST = ["--host", "http://127.0.0.1:9"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--expect-workers", "0", "--processes", "0"], "--processes must be between 1 and 64"),
-        (["--expect-workers", "65"], "--expect-workers must be between 1 and 64"),
-        (["--expect-workers", "2", "--processes", "2"], "use one"),
-        (["--expect-workers", "2", "--model", "open", "--rate", "5"], "--processes on one host"),
-        (["--expect-workers", "2", "--master-bind-port", "0"], "--master-bind-port"),
-        (["--expect-workers", "4", "--users", "2"], "a pool of 2 account(s)"),
+        (["--expect-workers", "65", *HOST], "--expect-workers must be between 1 and 64"),
+        (["--expect-workers", "2", "--processes", "2", *HOST], "use one"),
+        (["--expect-workers", "2", "--model", "open", "--rate", "5", *HOST], "on one host"),
+        (["--expect-workers", "2"], "--expect-workers needs --host"),
+        (["--expect-workers", "2", "--master-bind-port", "0", *HOST], "--master-bind-port"),
+        (["--expect-workers", "2", "--master-bind-host", "192.0.2.1", *HOST], "cannot listen"),
+        (["--expect-workers", "2", "--master-bind-host", "no.such.host.invalid", *HOST],
+         "cannot listen"),
+        (["--expect-workers", "4", "--users", "2", *HOST], "a pool of 2 account(s)"),
+        (["--master-bind-port", "6000"], "go with --expect-workers"),
     ],
-)
+)  # fmt: skip
 def test_run_rejects_bad_worker_options(args: list[str], message: str) -> None:
     done = goldenpath("run", *args, timeout=60)
     assert done.returncode == 2 and message in done.stderr, done.stderr

@@ -14,7 +14,9 @@ Creating namespaces needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and ``ip``
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -35,17 +37,19 @@ def unavailable() -> str | None:
         return "`ip` (iproute2) is not installed"
     if os.geteuid() != 0:
         return "network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)"
-    probe = f"gp-probe-{os.getpid()}"
+    probe = f"gp-probe-{os.getpid()}-{secrets.token_hex(2)}"
     try:
         _ip("netns", "add", probe)
     except OSError as exc:
         return f"the kernel refused a network namespace: {exc}"
     try:
         _ip("-n", probe, "link", "add", "br0", "type", "bridge")
+        _ip("-n", probe, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
     except OSError as exc:
-        return f"no bridge inside a network namespace: {exc}"
+        return f"no bridge or veth pair inside a network namespace: {exc}"
     finally:
-        _ip("netns", "del", probe)
+        with contextlib.suppress(OSError):
+            _ip("netns", "del", probe)
     return None
 
 
@@ -53,7 +57,8 @@ class Lab:
     """Named hosts on ``10.213.<subnet>.0/24``; use as a context manager."""
 
     def __init__(self, hosts: Sequence[str], *, subnet: int | None = None) -> None:
-        self.tag = f"gp{os.getpid() % 100000}"
+        # unique per lab: a namespace a killed run left behind cannot clash with it
+        self.tag = f"gp{os.getpid() % 10000}{secrets.token_hex(2)}"
         third = subnet if subnet is not None else os.getpid() % 250
         self.address = {host: f"10.213.{third}.{i + 2}" for i, host in enumerate(hosts)}
         self._made: list[str] = []
@@ -128,7 +133,10 @@ class Lab:
 
     def _delete(self) -> None:
         for proc in self._procs:
-            self.stop(proc)
+            try:
+                self.stop(proc)
+            except (OSError, subprocess.SubprocessError):
+                pass  # SIGKILL did not end it within 15 s: delete the namespaces anyway
         for ns in reversed(self._made):
             try:
                 _ip("netns", "del", ns)
