@@ -34,7 +34,7 @@ def harness_run(out: Path, think_ms: int, seed: int) -> Path:
         "--users",
         "10",
         "--duration",
-        "8s",
+        "6s",
         "--seed",
         str(seed),
         "--quiet",

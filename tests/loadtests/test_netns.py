@@ -92,7 +92,7 @@ def test_workers_on_other_hosts_send_every_row_to_the_master(tmp_path: Path) -> 
                 [sys.executable, "-m", "loadtests.cli", "run", "--host", url,
                  "--expect-workers", "2", "--master-bind-host", master_at,
                  "--master-bind-port", str(MASTER_PORT), "--users", str(USERS),
-                 "--duration", "6s", "--response-timeout", "5s", "--out", str(out), "--quiet"],
+                 "--duration", "4s", "--response-timeout", "5s", "--out", str(out), "--quiet"],
                 env=_env(), log=log,
             )  # fmt: skip
         homes = []
