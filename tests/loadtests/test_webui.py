@@ -24,6 +24,7 @@ import pytest
 from loadtests.embedded import EmbeddedBackend
 from tests.conftest import PASSWORD
 from tests.utils.browser import browser_page, chromium, screenshot
+from tests.utils.processes import end_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,12 +68,7 @@ def locust_web_ui(
             raise AssertionError(f"Locust's web UI did not come up in 30 s: {log.read_text()}")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        end_process(proc, timeout=30)
 
 
 def tab_figures(page: Any) -> dict[str, str]:

@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from tests.utils.processes import end_process
+
 
 def _ip(*args: str) -> None:
     done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=False)  # noqa: S603, S607
@@ -122,19 +124,10 @@ class Lab:
         assert done.returncode == 0, f"{host}: {' '.join(cmd)}: {done.stderr[-2000:]}"
         return done.stdout
 
-    def stop(self, proc: subprocess.Popen[bytes]) -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
-
     def _delete(self) -> None:
         for proc in self._procs:
             try:
-                self.stop(proc)
+                end_process(proc)
             except (OSError, subprocess.SubprocessError):
                 pass  # SIGKILL did not end it within 15 s: delete the namespaces anyway
         for ns in reversed(self._made):

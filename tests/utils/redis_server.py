@@ -18,6 +18,8 @@ from types import TracebackType
 
 import pytest
 
+from tests.utils.processes import end_process
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -62,14 +64,8 @@ class RedisServer:
     def stop(self) -> None:
         """End it by PID (SIGTERM, then SIGKILL)."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        if proc is not None:
+            end_process(proc, timeout=10)
 
     def __enter__(self) -> RedisServer:
         return self.start()
