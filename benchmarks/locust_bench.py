@@ -29,6 +29,18 @@ from loadtests.wsclient import WsConnection, ws_url
 _index = iter(range(10**9))
 
 
+def _record(environment: Environment, t0: float) -> None:
+    """One golden path, timed from ``t0``, in Locust's stats."""
+    environment.events.request.fire(
+        request_type="BARE",
+        name="golden_path",
+        response_time=(time.perf_counter() - t0) * 1000,
+        response_length=0,
+        exception=None,
+        context={},
+    )
+
+
 class BareUser(FastHttpUser):
     """Login, connect, send, read until agent_completed, close: no parsing, no checks."""
 
@@ -52,14 +64,7 @@ class BareUser(FastHttpUser):
         while "agent_completed" not in ws.recv_text():
             pass
         ws.close()
-        self.environment.events.request.fire(
-            request_type="BARE",
-            name="golden_path",
-            response_time=(time.perf_counter() - t0) * 1000,
-            response_length=0,
-            exception=None,
-            context={},
-        )
+        _record(self.environment, t0)
 
 
 class BarePersistentUser(FastHttpUser):
@@ -87,14 +92,7 @@ class BarePersistentUser(FastHttpUser):
         self.ws.send_text('{"type": "user_message", "message": "golden path check"}')
         while "agent_completed" not in self.ws.recv_text():
             pass
-        self.environment.events.request.fire(
-            request_type="BARE",
-            name="golden_path",
-            response_time=(time.perf_counter() - t0) * 1000,
-            response_length=0,
-            exception=None,
-            context={},
-        )
+        _record(self.environment, t0)
 
 
 USERS = {"bare": BareUser, "persistent": BarePersistentUser}

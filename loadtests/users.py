@@ -325,15 +325,16 @@ class GoldenPathUser(FastHttpUser):
         t0 = time.perf_counter()
         check: RunCheck | None = None
         try:
-            if (per_iteration or self.token is None) and not self._login():
-                failure = GoldenPathFailure(self.login_failure)
-                self._unreachable(failure.kind == "connect_failed")
-                self._end_iteration(intended, started, t0, failure, None)
-                return
-            if not per_iteration and self.cfg.start_runs == "ws":
-                # A persistent user needs HTTP again only to log in again: release the
-                # pooled keep-alive socket, so a user holds one file (its WebSocket), not two.
-                self.client.client.close()
+            if per_iteration or self.token is None:
+                if not self._login():
+                    failure = GoldenPathFailure(self.login_failure)
+                    self._unreachable(failure.kind == "connect_failed")
+                    self._end_iteration(intended, started, t0, failure, None)
+                    return
+                if not per_iteration and self.cfg.start_runs == "ws":
+                    # A persistent user needs HTTP again only to log in again: release the
+                    # keep-alive socket, so a user holds one file (its WebSocket), not two.
+                    self.client.client.close()
             if (per_iteration or self.ws is None) and not self._connect():
                 self._unreachable(True)
                 failure = GoldenPathFailure("connect_failed")
