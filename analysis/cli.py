@@ -131,14 +131,15 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         cal = Calibration.load(args.calibration) if args.calibration else None
+        # The files are checked now and streamed by summarize, a batch at a time.
         cand = load_group(args.candidate, progress=progress)
         base = load_group(args.baseline, progress=progress) if args.baseline else None
-        progress(f"summarizing candidate ({sum(len(r.events) for r in cand.runs):,} rows)")
-        sc = summarize(cand, warmup=warmup, confidence=args.confidence)
+        progress(f"summarizing candidate ({sum(r.rows for r in cand.runs):,} rows)")
+        sc = summarize(cand, warmup=warmup, confidence=args.confidence, progress=progress)
         result: Comparison | Summary = sc
         if base is not None:
-            progress(f"summarizing baseline ({sum(len(r.events) for r in base.runs):,} rows)")
-            sb = summarize(base, warmup=warmup, confidence=args.confidence)
+            progress(f"summarizing baseline ({sum(r.rows for r in base.runs):,} rows)")
+            sb = summarize(base, warmup=warmup, confidence=args.confidence, progress=progress)
             progress("comparing")
             th = Thresholds(confidence=args.confidence, min_rel_change=args.min_change)
             result = compare(sb, sc, thresholds=th, calibration=cal)

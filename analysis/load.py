@@ -69,15 +69,27 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True, eq=False)
 class Run:
-    """One load run: its ``meta.json`` and its events, one row per timed request.
+    """One load run: its ``meta.json`` and its event files, checked.
 
-    ``events`` has the schema's columns plus ``elapsed_s``: seconds since the
-    run's first event, so runs started at different times line up.
+    ``events`` (one row per timed request, the schema's columns plus ``elapsed_s``:
+    seconds since the run's first event, so runs started at different times line up)
+    is read on first use and kept. ``summarize`` does not use it: it streams the
+    files (:mod:`analysis.scan`), so a run of any length is summarized in bounded memory.
     """
 
     path: Path
     meta: dict[str, Any]
-    events: pd.DataFrame
+    files: tuple[Path, ...]
+    rows: int  # from the files' footers
+    all_columns: bool = False
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        columns = list(EVENT_COLUMNS) if self.all_columns else list(ANALYSIS_COLUMNS)
+        version = int(self.meta["schema_version"])
+        tables = [_read_events_file(f, columns, version) for f in self.files]
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        return _to_pandas(table)
 
     @property
     def run_id(self) -> str:
@@ -160,25 +172,29 @@ def concat_events(frames: Sequence[pd.DataFrame], labels: Sequence[str]) -> pd.D
 # --- reading -----------------------------------------------------------------
 
 
-def load_run(path: str | Path, *, all_columns: bool = False) -> Run:
+def load_run(path: str | Path, *, all_columns: bool = False, lazy: bool = True) -> Run:
     """Read one run directory; raise a ``ResultsError`` naming the file at fault.
 
     Accepts ``events.parquet`` or, for a run whose runner died before merging,
     ``events/part-*.parquet``. ``all_columns`` also reads ``run_id``, ``detail`` and
     ``msg_id``. Columns a version-1 run lacks (``msg_id``, ``prior_kind``) are null.
+    The meta and every file's schema and row count are checked now; the rows stay on
+    disk until ``events`` is used (``summarize`` streams them instead), where a damaged
+    page is a ``CorruptFileError`` too. ``lazy=False`` reads ``events`` now.
     """
     root = Path(path)
     if not root.is_dir():
         raise MissingFileError(root, "no such run directory")
     meta = read_meta(root / "meta.json")
     files = _event_files(root)
-    columns = list(EVENT_COLUMNS) if all_columns else list(ANALYSIS_COLUMNS)
     version = int(meta["schema_version"])
-    tables = [_read_events_file(f, columns, version) for f in files]
-    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-    if table.num_rows == 0:
+    rows = sum(_check_events_file(f, version) for f in files)
+    if rows == 0:
         raise EmptyRunError(files[0] if len(files) == 1 else root / "events", "has no rows")
-    return Run(path=root, meta=meta, events=_to_pandas(table))
+    run = Run(path=root, meta=meta, files=tuple(files), rows=rows, all_columns=all_columns)
+    if not lazy:
+        run.events  # noqa: B018 - read now, so a damaged page is named by load_run
+    return run
 
 
 def read_meta(path: Path) -> dict[str, Any]:
@@ -214,6 +230,18 @@ def _event_files(root: Path) -> list[Path]:
     raise MissingFileError(merged, "missing (and no events/part-*.parquet either)")
 
 
+def _check_events_file(path: Path, version: int = SCHEMA_VERSION) -> int:
+    """Check one file's schema from its footer; returns its row count."""
+    try:
+        meta = pq.read_metadata(path)
+        schema = meta.schema.to_arrow_schema()
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
+        raise CorruptFileError(path, f"not a readable Parquet file ({_short(exc)})") from None
+    absent = [c for c in ADDED_IN_V2 if c not in schema.names] if version < 2 else []
+    _check_schema(path, schema, absent)
+    return int(meta.num_rows)
+
+
 def _read_events_file(path: Path, columns: list[str], version: int = SCHEMA_VERSION) -> pa.Table:
     try:
         schema = pq.read_schema(path)
@@ -230,7 +258,7 @@ def _read_events_file(path: Path, columns: list[str], version: int = SCHEMA_VERS
     for name in columns:
         if name not in present:  # a version-1 run: no late-frame rows, no message ids
             table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
-    return _normalise(path, table.select(columns))
+    return normalise(path, table.select(columns))
 
 
 def _short(exc: BaseException) -> str:
@@ -282,7 +310,7 @@ _TARGET: dict[str, pa.DataType] = {
 }
 
 
-def _normalise(path: Path, table: pa.Table) -> pa.Table:
+def normalise(path: Path, table: pa.Table) -> pa.Table:
     """Cast every column to one canonical type so parts concatenate cleanly.
 
     A value the canonical type cannot hold (a close code beyond int32, seconds
@@ -362,6 +390,7 @@ def load_group(
     *,
     label: str | None = None,
     all_columns: bool = False,
+    lazy: bool = True,
     progress: Progress | None = None,
 ) -> RunGroup:
     """Load repeated runs of one build from run directories or directories of runs."""
@@ -371,7 +400,7 @@ def load_group(
     for i, d in enumerate(dirs, 1):
         if progress:
             progress(f"loading {d} ({i}/{len(dirs)})")
-        runs.append(load_run(d, all_columns=all_columns))
+        runs.append(load_run(d, all_columns=all_columns, lazy=lazy))
     return RunGroup(tuple(runs), label or "")
 
 

@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from analysis.summarize import Summary, failures_over_time, nice_window, over_time
+from analysis.summarize import Summary, nice_window
 
 Sides = Sequence[tuple[str, Summary]]
 SIDE_COLORS = ("#4c72b0", "#dd8452")  # baseline, candidate
@@ -57,7 +57,7 @@ def to_base64(fig: Figure) -> str:
 
 
 def _window(sides: Sides) -> float:
-    return nice_window(max(float(s.all_events["elapsed_s"].max()) for _, s in sides))
+    return nice_window(max(s.last_s for _, s in sides))
 
 
 def _mark_warmup(ax: Axes, sides: Sides) -> None:
@@ -130,7 +130,7 @@ def percentiles_over_time(
     fig = _figure()
     ax = fig.subplots()
     for i, (label, s) in enumerate(sides):
-        ot = over_time(s.all_events, window_s=window_s, names=[name])
+        ot = s.over_time(window_s=window_s, names=[name])
         for col, style in PERCENTILE_STYLES.items():
             if col in ot and ot[col].notna().any():
                 ax.plot(
@@ -156,10 +156,10 @@ def throughput_over_time(sides: Sides, window_s: float | None = None) -> Figure:
     fig = _figure()
     ax = fig.subplots()
     for i, (label, s) in enumerate(sides):
-        ot = over_time(s.all_events, window_s=window_s, quantiles=())
+        ot = s.over_time(window_s=window_s, quantiles=())
         total = ot.groupby("t_s")["throughput_rps"].sum()
         # A run's last window is partial: it would draw a false collapse at the end.
-        total = total[total.index + window_s <= float(s.all_events["elapsed_s"].max()) + 1e-9]
+        total = total[total.index + window_s <= s.last_s + 1e-9]
         ax.plot(total.index, total.to_numpy(), color=SIDE_COLORS[i], label=label)
     _mark_warmup(ax, sides)
     ax.set_title(f"Throughput per {window_s:g} s window (requests/s, per run)")
@@ -178,7 +178,7 @@ def failures_by_kind_over_time(sides: Sides, window_s: float | None = None) -> F
     window_s = window_s or _window(sides)
     fig = _figure()
     ax = fig.subplots()
-    tables = [(label, failures_over_time(s.all_events, window_s=window_s)) for label, s in sides]
+    tables = [(label, s.failures_over_time(window_s=window_s)) for label, s in sides]
     kinds = sorted({k for _, t in tables for k in t.columns})
     colors = {k: KIND_COLORS[j % len(KIND_COLORS)] for j, k in enumerate(kinds)}
     styles = ["--", "-"] if len(sides) == 2 else ["-"]

@@ -17,6 +17,7 @@ cold caches and lazy initialisation.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,14 +41,18 @@ class WarmupCut:
     rule: str  # "auto (MSER-5)", "fixed", "none"
 
 
-def primary_name(events: pd.DataFrame) -> str:
+def primary_of(rows_by_name: Mapping[str, int]) -> str:
     """The request the story is about: ``golden_path`` if present, else the most frequent."""
-    names = events["name"]
-    present = set(names.cat.categories[np.unique(names.cat.codes[names.cat.codes >= 0])])
+    present = {name: n for name, n in rows_by_name.items() if n > 0}
     if "golden_path" in present:
         return "golden_path"
-    counts = names.value_counts()
-    return str(counts.index[0])
+    return max(present, key=lambda name: present[name]) if present else ""
+
+
+def primary_name(events: pd.DataFrame) -> str:
+    """``primary_of`` the rows of ``events``."""
+    counts = events["name"].value_counts(sort=False)
+    return primary_of({str(k): int(v) for k, v in counts.items()})
 
 
 def mser_truncation(y: np.ndarray, batch: int = BATCH) -> int:
@@ -76,9 +81,20 @@ def mser_truncation(y: np.ndarray, batch: int = BATCH) -> int:
     return d * batch
 
 
-def default_window_s(duration_s: float, target: int = 500) -> float:
-    """Window length for the detector: about ``target`` windows, never under 50 ms."""
-    return max(0.05, duration_s / target)
+def default_window_s(duration_s: float, target: int = 500, tick_s: float = 0.01) -> float:
+    """Window length for the detector: about ``target`` windows, a whole number of ticks
+    (:mod:`analysis.scan`), never under 50 ms."""
+    ticks = max(1, int(np.ceil(duration_s / target / tick_s - 1e-9)))
+    return max(0.05, round(ticks * tick_s, 9))
+
+
+def cut_windows(counts: np.ndarray, latency: np.ndarray) -> int:
+    """The later of the MSER cuts of the throughput and mean-latency series, in windows."""
+    cut_w = mser_truncation(counts)
+    lat = pd.Series(latency).ffill().bfill().to_numpy()
+    if lat.size and np.isfinite(lat).all():
+        cut_w = max(cut_w, mser_truncation(lat))
+    return cut_w
 
 
 def detect_steady_state(events: pd.DataFrame, *, name: str | None = None) -> float:
@@ -91,22 +107,33 @@ def detect_steady_state(events: pd.DataFrame, *, name: str | None = None) -> flo
         return 0.0
     idx = np.minimum((t // window).astype(np.int64), n_win - 1)
     counts = np.bincount(idx, minlength=n_win).astype(float)
-    # A run's last window is usually partial; leave it out of the series.
-    counts = counts[:-1]
-
     name = name or primary_name(events)
     sel = (events["name"] == name).to_numpy() & events["ok"].to_numpy()
-    ms = events["ms"].to_numpy()[sel]
-    lat_sum = np.bincount(idx[sel], weights=ms, minlength=n_win)[:-1]
-    lat_n = np.bincount(idx[sel], minlength=n_win)[:-1]
+    lat_sum = np.bincount(idx[sel], weights=events["ms"].to_numpy()[sel], minlength=n_win)
+    lat_n = np.bincount(idx[sel], minlength=n_win)
+    # A run's last window is usually partial; leave it out of the series.
     with np.errstate(invalid="ignore", divide="ignore"):
-        lat = lat_sum / lat_n
-    lat = pd.Series(lat).ffill().bfill().to_numpy()
+        lat = lat_sum[:-1] / lat_n[:-1]
+    return float(cut_windows(counts[:-1], lat) * window)
 
-    cut_w = mser_truncation(counts)
-    if np.isfinite(lat).all():
-        cut_w = max(cut_w, mser_truncation(lat))
-    return float(cut_w * window)
+
+def detect_from_ticks(
+    per_tick: np.ndarray, ok_sum: np.ndarray, ok_count: np.ndarray, tick_s: float, last_s: float
+) -> int:
+    """``detect_steady_state`` from a scan's per-tick counts (rows of any name; the primary
+    name's successful rows and their summed latency): the cut, in ticks."""
+    window = default_window_s(last_s, tick_s=tick_s)
+    per_window = max(1, round(window / tick_s))
+    n_win = int(last_s // window) + 1
+    if n_win < 4 * BATCH:
+        return 0
+    idx = np.minimum(np.arange(per_tick.size) // per_window, n_win - 1)
+    counts = np.bincount(idx, weights=per_tick, minlength=n_win)
+    lat_sum = np.bincount(idx, weights=ok_sum, minlength=n_win)
+    lat_n = np.bincount(idx, weights=ok_count, minlength=n_win)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lat = lat_sum[:-1] / lat_n[:-1]
+    return cut_windows(counts[:-1], lat) * per_window
 
 
 def warmup_cuts(events: pd.DataFrame, warmup: Warmup = "auto") -> dict[str, WarmupCut]:

@@ -23,7 +23,7 @@ run to a new outcome.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,16 +31,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.load import Run, RunGroup, as_group
-from analysis.steady import Warmup, WarmupCut, apply_warmup, primary_name, warmup_cuts
-from resultsformat import (
-    LATE_FRAME,
-    NOT_REQUEST_KINDS,
-    RESPONSE,
-    RunCounts,
-    count_runs,
-    requests_by_name,
-)
+from analysis.load import Run, RunGroup, as_group, concat_events, normalise
+from analysis.scan import RunScan, scan_run, ticks_in
+from analysis.steady import Warmup, WarmupCut, apply_warmup, detect_from_ticks, primary_of
+from resultsformat import LATE_FRAME, NOT_REQUEST_KINDS, RESPONSE, RunCounts, count_runs
+from resultsformat.counting import requests_table
 
 QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 0.999)
 ISOLATION = "isolation_violation"
@@ -92,7 +87,12 @@ def samples_for_bounded_ci(q: float, confidence: float = 0.95) -> int:
 
 @dataclass(eq=False)
 class Summary:
-    """What one run (or a group of repeated runs) measured, after the warm-up cut."""
+    """What one run (or a group of repeated runs) measured, after the warm-up cut.
+
+    Built by ``summarize`` from streamed files: it holds the sorted steady-state
+    samples and per-tick counts (:mod:`analysis.scan`), not the rows. ``events`` and
+    ``all_events`` read the rows when asked (notebooks, small runs).
+    """
 
     label: str
     runs: list[str]
@@ -113,8 +113,9 @@ class Summary:
     run_seconds: pd.Series = field(repr=False)  # run -> steady seconds analysed
     per_run_counts: dict[str, RunCounts] = field(repr=False)  # run -> its agent runs, counted
     per_run_requests: pd.DataFrame = field(repr=False)  # (run, name) -> requests, failed
-    events: pd.DataFrame = field(repr=False)  # steady rows
-    all_events: pd.DataFrame = field(repr=False)  # every row, for plots of the warm-up
+    scans: list[RunScan] = field(default_factory=list, repr=False)  # per run, samples taken
+    cut_ticks: dict[str, int] = field(default_factory=dict, repr=False)  # run -> first steady tick
+    group: RunGroup | None = field(default=None, repr=False)
     paths: list[str] = field(default_factory=list)  # the run directories
 
     @property
@@ -148,11 +149,106 @@ class Summary:
         """Agent runs cut by the end of the load: counted, not failures of the backend."""
         return self.runs_counted.interrupted
 
+    @property
+    def last_s(self) -> float:
+        """Seconds from a run's first event to its last (the longest run of the group)."""
+        return max((sc.last_s for sc in self.scans), default=0.0)
 
-def _steady_seconds(events: pd.DataFrame, cuts: dict[str, WarmupCut]) -> pd.Series:
-    last = events.groupby("run", observed=False)["elapsed_s"].max()
-    cut = pd.Series({r: c.cut_s for r, c in cuts.items()})
-    return (last - cut.reindex(last.index)).clip(lower=1e-9).fillna(0.0)
+    # --- rows, read on request -----------------------------------------------------------
+
+    @property
+    def all_events(self) -> pd.DataFrame:
+        """Every row of every run (read from the files on first use)."""
+        if self.group is None:
+            raise ValueError("this summary was not made from runs on disk")
+        return self.group.events
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """The steady-state rows: each run's rows from its warm-up cut on."""
+        return apply_warmup(self.all_events, self.warmup)
+
+    @property
+    def failure_events(self) -> pd.DataFrame:
+        """Rows that failed or moved an agent run's outcome, every run (``elapsed_s``, ``run``)."""
+        return _stack([(sc.label, sc.failure_events) for sc in self.scans])
+
+    @property
+    def plot_events(self) -> pd.DataFrame:
+        """The plots' sample of successful rows (every one, below ``scan.PLOT_ROWS`` a run)."""
+        return _stack([(sc.label, sc.plot_events) for sc in self.scans])
+
+    # --- windows, from the per-tick counts ------------------------------------------------
+
+    def requests_per_window(self, window_s: float, *, steady: bool = False) -> pd.DataFrame:
+        """Request rows per window (rows) and name (columns), summed over the runs; with
+        ``steady``, per run, whole windows counted from each run's cut (a MultiIndex)."""
+        frames = []
+        for sc in self.scans:
+            per = ticks_in(window_s, sc.tick_s)
+            start = self.cut_ticks.get(sc.label, 0) if steady else 0
+            req = sc.requests[:, start:]
+            n_win = -(-req.shape[1] // per)
+            if steady:
+                n_win = int((sc.last_s - start * sc.tick_s) // window_s)
+                req = req[:, : n_win * per]
+            if n_win < 1:
+                continue
+            padded = np.zeros((req.shape[0], n_win * per), np.int64)
+            padded[:, : req.shape[1]] = req
+            counts = padded.reshape(req.shape[0], n_win, per).sum(axis=2)
+            t = np.arange(n_win) * window_s
+            frame = pd.DataFrame(counts.T, index=pd.Index(t, name="t_s"), columns=sc.names.values)
+            frames.append(frame.assign(run=sc.label).set_index("run", append=True) if steady
+                          else frame)  # fmt: skip
+        if not frames:
+            return pd.DataFrame()
+        out = pd.concat(frames).fillna(0).astype("int64")
+        return out if steady else out.groupby(level="t_s").sum()
+
+    def over_time(
+        self,
+        *,
+        window_s: float | None = None,
+        names: Sequence[str] | None = None,
+        quantiles: Sequence[float] = (0.5, 0.95, 0.99),
+    ) -> pd.DataFrame:
+        """Per window and name: requests and throughput (exact, per run) and percentiles of
+        successful rows (of the plots' sample: exact below ``scan.PLOT_ROWS`` rows a run)."""
+        window_s = window_s or nice_window(self.last_s)
+        counts = self.requests_per_window(window_s)
+        if counts.empty:
+            return pd.DataFrame(columns=["t_s", "name", "requests", "throughput_rps"])
+        long = counts.stack().rename("requests").reset_index()
+        long.columns = ["t_s", "name", "requests"]
+        long = long[long["requests"] > 0]
+        if names is not None:
+            long = long[long["name"].isin(list(names))]
+        out = long.sort_values(["t_s", "name"]).reset_index(drop=True)
+        if quantiles:
+            sample = self.plot_events
+            if names is not None:
+                sample = sample[sample["name"].isin(list(names))]
+            q = over_time(sample, window_s=window_s, quantiles=quantiles)
+            out = out.merge(q[["t_s", "name", *map(qlabel, quantiles)]], how="left")
+        out["throughput_rps"] = out["requests"] / window_s / max(1, len(self.scans))
+        return out
+
+    def failures_over_time(self, *, window_s: float | None = None) -> pd.DataFrame:
+        """``failures_over_time`` of every run (exact: failures are kept row by row)."""
+        window_s = window_s or nice_window(self.last_s)
+        return failures_over_time(self.failure_events, window_s=window_s, end_s=self.last_s)
+
+
+def _stack(parts: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    return concat_events([f for _, f in parts], [label for label, _ in parts])
+
+
+def _sorted_samples(values: np.ndarray) -> np.ndarray:
+    """Sorted, without NaN (NaN sorts last)."""
+    x = np.sort(values)
+    nan = int(np.count_nonzero(np.isnan(x[-1:]))) and int(np.count_nonzero(np.isnan(x)))
+    return x[: x.size - nan] if nan else x
 
 
 def summarize(
@@ -161,39 +257,91 @@ def summarize(
     warmup: Warmup = "auto",
     confidence: float = 0.95,
     quantiles: Sequence[float] = QUANTILES,
+    progress: Callable[[str], None] | None = None,
 ) -> Summary:
-    """Per-request-name counts, throughput, exact percentiles with CIs, failures."""
+    """Per-request-name counts, throughput, exact percentiles with CIs, failures.
+
+    The runs' files are read a batch at a time (:mod:`analysis.scan`): memory is
+    bounded by the successful rows of one run, 12 bytes each, not by the run's rows.
+    """
     group = as_group(data)
-    all_events = group.events
-    cuts = warmup_cuts(all_events, warmup)
-    ev = apply_warmup(all_events, cuts)
-    seconds = _steady_seconds(ev, cuts)
+    scans = []
+    for i, run in enumerate(group.runs):
+        tell = None
+        if progress is not None:
+
+            def tell(done: int, run: Run = run) -> None:  # noqa: E306
+                progress(f"reading {run.label}: {done:,} of {run.rows:,} rows")
+
+        scans.append(
+            scan_run(run.label, list(run.files), normalise, rows=run.rows, seed=i, progress=tell)
+        )
+
+    # The primary name, over the whole group; then each run's cut.
+    rows_by_name: dict[str, int] = {}
+    for sc in scans:
+        for name, n in sc.by_name["rows"].items():
+            rows_by_name[str(name)] = rows_by_name.get(str(name), 0) + int(n)
+    primary = primary_of(rows_by_name)
+    cuts: dict[str, WarmupCut] = {}
+    cut_ticks: dict[str, int] = {}
+    for sc in scans:
+        tick = _cut_tick(sc, warmup, primary)
+        cut_ticks[sc.label] = tick
+        rule = "none" if warmup in ("none", 0) else ("fixed" if warmup != "auto" else RULE_NAME)
+        cuts[sc.label] = WarmupCut(sc.label, round(tick * sc.tick_s, 9), rule)
+    seconds = pd.Series(
+        {sc.label: max(sc.last_s - cuts[sc.label].cut_s, 1e-9) for sc in scans}, dtype=float
+    )
     total_s = float(seconds.sum())
 
-    # Whole run: counts, failures, defects. Steady state only: samples, throughput.
-    runs = count_runs(
-        all_events["name"],
-        all_events["failure_kind"],
-        all_events["close_code"],
-        all_events["prior_kind"],
-    )
-    ok_all = all_events["ok"].to_numpy()
-    per_name = requests_by_name(all_events["name"], all_events["failure_kind"], ok_all, runs)
-    cats = list(ev["name"].cat.categories)
-    code_st = ev["name"].cat.codes.to_numpy()
-    ok_st = ev["ok"].to_numpy()
-    req_st = request_mask(ev)
-    ms_st = ev["ms"].to_numpy()
-    n_steady = np.bincount(code_st[(code_st >= 0) & req_st], minlength=len(cats))
-    drop_all = (all_events["failure_kind"] == DROPPED).to_numpy()
-    n_drop = all_events.loc[drop_all, "name"].value_counts()
+    # Counts: whole runs, by the one rule, summed over the runs.
+    runs = RunCounts()
+    per_run_counts: dict[str, RunCounts] = {}
+    raw_total: pd.DataFrame | None = None
+    request_frames = []
+    for sc in scans:
+        runs.merge(sc.counts)
+        per_run_counts[sc.label] = sc.counts
+        table = requests_table(sc.by_name, sc.counts)
+        request_frames.append(table.assign(run=sc.label).rename_axis("name").reset_index())
+        raw_total = sc.by_name if raw_total is None else raw_total.add(sc.by_name, fill_value=0)
+    assert raw_total is not None, "a group has at least one run"
+    per_name = requests_table(raw_total, runs)
+    per_run_requests = (
+        pd.concat(request_frames, ignore_index=True).set_index(["run", "name"])[
+            ["requests", "failed"]
+        ]
+    )  # fmt: skip
+
+    # Steady state: samples per run and name, sorted; the group's are all runs' together.
+    per_run_samples: dict[tuple[str, str], np.ndarray] = {}
+    n_steady: dict[str, int] = {}
+    rows_steady = 0
+    for sc in scans:
+        start = cut_ticks[sc.label]
+        rows_steady += int(sc.all_per_tick[start:].sum())
+        for code, name in enumerate(sc.names.values):
+            n_steady[name] = n_steady.get(name, 0) + int(sc.requests[code, start:].sum())
+        for name in list(sc.ok_ms):
+            ms, ticks = sc.ok_ms.pop(name), sc.ok_tick.pop(name)
+            x = ms if start == 0 else ms[ticks >= start]
+            del ms, ticks
+            per_run_samples[(sc.label, name)] = _sorted_samples(x)
+    samples: dict[str, np.ndarray] = {}
+    failure_events = _stack([(sc.label, sc.failure_events) for sc in scans])
+    ok_fail = failure_events["ok"].to_numpy(dtype=bool)
+    dropped = failure_events.loc[
+        (failure_events["failure_kind"] == DROPPED).to_numpy(dtype=bool), "name"
+    ].value_counts()
 
     rows: list[dict[str, Any]] = []
-    samples: dict[str, np.ndarray] = {}
     for name, counts in per_name.sort_values("rows", ascending=False, kind="stable").iterrows():
-        code = cats.index(name)
-        x = np.sort(ms_st[(code_st == code) & ok_st])
-        x = x[~np.isnan(x)]
+        parts = [v for (r, n), v in per_run_samples.items() if n == name]
+        if len(scans) == 1:
+            x = parts[0] if parts else np.empty(0)
+        else:
+            x = np.sort(np.concatenate(parts)) if parts else np.empty(0)
         samples[str(name)] = x
         requests, failed = int(counts["requests"]), int(counts["failed"])
         row: dict[str, Any] = {
@@ -201,9 +349,9 @@ def summarize(
             "requests": requests,
             "failed": failed,
             "failure_rate": failed / requests if requests else np.nan,
-            "dropped": int(n_drop.get(name, 0)),
-            "steady_requests": int(n_steady[code]),
-            "throughput_rps": n_steady[code] / total_s if total_s > 0 else np.nan,
+            "dropped": int(dropped.get(name, 0)),
+            "steady_requests": n_steady.get(str(name), 0),
+            "throughput_rps": n_steady.get(str(name), 0) / total_s if total_s > 0 else np.nan,
             "samples": int(x.size),
             "mean": float(x.mean()) if x.size else np.nan,
         }
@@ -215,7 +363,7 @@ def summarize(
         rows.append(row)
     latency = pd.DataFrame(rows).set_index("name")
 
-    failed_rows = all_events[~ok_all]
+    failed_rows = failure_events[~ok_fail]
     failures = (
         failed_rows.groupby(["name", "failure_kind"], observed=True)
         .size()
@@ -224,10 +372,11 @@ def summarize(
     )
     failures.columns = [str(c) for c in failures.columns]
     failures.columns.name = "failure_kind"
-    kind = all_events["failure_kind"]
-    names_col = all_events["name"]
+    it_dropped = (failed_rows["name"] == "iteration") & (failed_rows["failure_kind"] == DROPPED)
 
-    per_run_counts, per_run_requests = _per_run_failures(all_events)
+    per_run = _per_run(per_run_samples, scans, cut_ticks, seconds, quantiles)
+    if len(scans) > 1:
+        per_run_samples.clear()  # the group's samples hold the same values, sorted together
     return Summary(
         label=group.label,
         runs=group.run_labels,
@@ -235,55 +384,72 @@ def summarize(
         warmup=cuts,
         confidence=confidence,
         steady_s=total_s,
-        rows=len(ev),
-        rows_total=len(all_events),
+        rows=rows_steady,
+        rows_total=sum(sc.rows for sc in scans),
         latency=latency,
         failures=failures,
         runs_counted=runs,
-        dropped_iterations=int(((names_col == "iteration") & (kind == DROPPED)).sum()),
-        primary=primary_name(all_events),
+        dropped_iterations=int(it_dropped.sum()),
+        primary=primary,
         samples=samples,
-        per_run=_per_run(ev, seconds, quantiles),
+        per_run=per_run,
         run_seconds=seconds,
         per_run_counts=per_run_counts,
         per_run_requests=per_run_requests,
+        scans=scans,
+        cut_ticks=cut_ticks,
+        group=group,
         paths=[str(r.path) for r in group.runs],
-        events=ev,
-        all_events=all_events,
     )
 
 
-def _per_run(ev: pd.DataFrame, seconds: pd.Series, quantiles: Sequence[float]) -> pd.DataFrame:
+RULE_NAME = "auto (MSER-5)"
+
+
+def _cut_tick(sc: RunScan, warmup: Warmup, primary: str) -> int:
+    """The first steady tick of one run: none, a fixed time (the first tick at or after
+    it), or the automatic rule of :mod:`analysis.steady`."""
+    if warmup == "none" or warmup == 0:
+        return 0
+    if warmup != "auto":
+        seconds = float(warmup)
+        if seconds < 0:
+            raise ValueError("a warm-up window cannot be negative")
+        return int(np.ceil(seconds / sc.tick_s - 1e-9))
+    code = sc.names.index.get(primary)
+    if code is None:
+        return 0
+    return detect_from_ticks(
+        sc.all_per_tick, sc.ok_sum[code], sc.ok_count[code], sc.tick_s, sc.last_s
+    )
+
+
+def _per_run(
+    samples: dict[tuple[str, str], np.ndarray],
+    scans: list[RunScan],
+    cut_ticks: dict[str, int],
+    seconds: pd.Series,
+    quantiles: Sequence[float],
+) -> pd.DataFrame:
     """Per (run, name): ok count, quantiles and throughput, for run-to-run spread."""
-    okv = ev[ev["ok"]]
     out = []
-    for (run, name), x in okv.groupby(["run", "name"], observed=True)["ms"]:
-        v = np.sort(x.to_numpy())
-        row = {"run": run, "name": name, "ok": v.size}
-        row.update(zip([qlabel(q) for q in quantiles], quantiles_sorted(v, quantiles), strict=True))
-        out.append(row)
-    df = pd.DataFrame(out)
-    req = ev[request_mask(ev)].groupby(["run", "name"], observed=True).size()
-    df = df.set_index(["run", "name"])
-    df["requests"] = req.reindex(df.index).to_numpy()
-    sec = seconds.reindex(df.index.get_level_values("run")).to_numpy()
-    df["throughput_rps"] = df["requests"] / sec
-    return df
-
-
-def _per_run_failures(events: pd.DataFrame) -> tuple[dict[str, RunCounts], pd.DataFrame]:
-    """Per run: its agent runs counted by the rule, and requests and failures per name."""
-    counts: dict[str, RunCounts] = {}
-    frames = []
-    for run, ev in events.groupby("run", observed=True, sort=False):
-        c = count_runs(ev["name"], ev["failure_kind"], ev["close_code"], ev["prior_kind"])
-        counts[str(run)] = c
-        per_name = requests_by_name(ev["name"], ev["failure_kind"], ev["ok"].to_numpy(), c)
-        frames.append(per_name.assign(run=str(run)).rename_axis("name").reset_index())
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if table.empty:
-        return counts, pd.DataFrame(columns=["requests", "failed"])
-    return counts, table.set_index(["run", "name"])[["requests", "failed"]]
+    for sc in scans:
+        start = cut_ticks[sc.label]
+        for code, name in enumerate(sc.names.values):
+            v = samples.get((sc.label, name))
+            if v is None or v.size == 0:
+                continue
+            row: dict[str, Any] = {"run": sc.label, "name": name, "ok": v.size}
+            row.update(
+                zip([qlabel(q) for q in quantiles], quantiles_sorted(v, quantiles), strict=True)
+            )
+            row["requests"] = int(sc.requests[code, start:].sum())
+            row["throughput_rps"] = row["requests"] / float(seconds[sc.label])
+            out.append(row)
+    if not out:
+        cols = ["ok", *map(qlabel, quantiles), "requests", "throughput_rps"]
+        return pd.DataFrame(columns=["run", "name", *cols]).set_index(["run", "name"])
+    return pd.DataFrame(out).set_index(["run", "name"])
 
 
 # --- over time -------------------------------------------------------------------
@@ -365,14 +531,18 @@ def request_mask(events: pd.DataFrame) -> np.ndarray:
 _BEFORE_RUN = ("login", "ws_connect", "iteration")
 
 
-def failures_over_time(events: pd.DataFrame, *, window_s: float | None = None) -> pd.DataFrame:
+def failures_over_time(
+    events: pd.DataFrame, *, window_s: float | None = None, end_s: float | None = None
+) -> pd.DataFrame:
     """Failures per time window (index ``t_s``) and kind (columns).
 
     Agent runs are counted by the counting rule (a late frame in the window of its
     run's start); failed logins, connects and dropped iterations, which are not runs, by row.
-    Summed over the windows, each column is the run summary's figure.
+    Summed over the windows, each column is the run summary's figure. ``end_s``: the
+    last second shown (default: the last row's).
     """
-    window_s = window_s or nice_window(float(events["elapsed_s"].max()))
+    end = float(events["elapsed_s"].max()) if end_s is None else end_s
+    window_s = window_s or nice_window(end)
     t = pd.Series(_windows(events, window_s), index=events.index, name="t_s")
     names = events["name"]
     runs = names.isin([RESPONSE, LATE_FRAME]).to_numpy()
@@ -387,6 +557,6 @@ def failures_over_time(events: pd.DataFrame, *, window_s: float | None = None) -
         row[str(kind)] = row.get(str(kind), 0) + int(n)
     table = pd.DataFrame.from_dict(rows, orient="index").fillna(0).astype("int64")
     table = table.loc[:, (table != 0).any(axis=0)] if not table.empty else table
-    all_t = np.arange(0, float(events["elapsed_s"].max()) + window_s, window_s)
+    all_t = np.arange(0, end + window_s, window_s)
     table.index.name = "t_s"
-    return table.reindex(all_t[all_t <= events["elapsed_s"].max()], fill_value=0)
+    return table.reindex(all_t[all_t <= end], fill_value=0)

@@ -73,6 +73,15 @@ class RunCounts:
         if close_code is not None:
             self.close_codes[int(close_code)] += 1
 
+    def merge(self, other: RunCounts) -> None:
+        """Add the counts of another part of the same rows (a batch read after this one).
+
+        A late frame may land in another batch than its run: its move is counted where it
+        is read, so one batch's ``by_kind`` can go below zero; the sum is the whole's."""
+        self.runs += other.runs
+        self.by_kind.update(other.by_kind)  # update keeps negative counts; + would drop them
+        self.close_codes.update(other.close_codes)
+
     # --- what the screens show ---------------------------------------------------------
 
     @property
@@ -175,13 +184,21 @@ def requests_by_name(name: Any, failure_kind: Any, ok: Any, runs: RunCounts) -> 
     )
     frame = frame[frame["name"] != LATE_FRAME]
     grouped = frame.groupby("name", sort=False, observed=True)
-    out = pd.DataFrame(
+    raw = pd.DataFrame(
         {
             "rows": grouped.size(),
             "not_requests": grouped["not_request"].sum(),
             "ok": grouped["ok"].sum(),
         }
     )
+    return requests_table(raw, runs)
+
+
+def requests_table(raw: pd.DataFrame, runs: RunCounts) -> pd.DataFrame:
+    """``requests_by_name`` from row counts already taken: ``raw`` has, per name (late
+    frames left out), ``rows``, ``not_requests`` and ``ok``; summed over parts of a run
+    (batches read one at a time), it gives the same table as the whole run's rows."""
+    out = raw[["rows", "not_requests", "ok"]].astype("int64")
     out["requests"] = out["rows"] - out["not_requests"]
     out["failed"] = out["requests"] - out["ok"]
     if RESPONSE in out.index:

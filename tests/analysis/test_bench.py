@@ -11,13 +11,16 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_analysis.py
 
 def test_bench_script_small() -> None:
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--rows", "20000", "--repeat", "1"],
+        [sys.executable, str(SCRIPT), "--rows", "20000", "--repeat", "1", "--report", "yes"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "load+summarize+compare, 2 x 20,000 rows:" in proc.stdout
-    assert "reference pd.read_parquet + numpy.percentile" in proc.stdout
-    assert "ratio:" in proc.stdout and "verdict on a +20 ms candidate: worse" in proc.stdout
+    out = proc.stdout
+    assert "# analysis of 2 x 20,000 rows" in out
+    assert "load+summarize+compare:" in out and "peak RSS" in out
+    assert "reference read_table(name, ms) + numpy.percentile per name" in out
+    assert "ratio:" in out and "verdict on a +20 ms candidate: worse" in out
+    assert "goldenpath report (md, html, plots):" in out and "exit 0" in out
