@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CANONICAL := reference_backend.agents.supervisor.execution_engine_factory:ExecutionEngineFactory
 
-.PHONY: setup demo demo-cold-start test test-fast bench bench-scale bench-soak bench-detection bench-calibration baselines audit security lint check clean
+.PHONY: setup demo demo-cold-start test test-fast bench bench-scale bench-soak bench-harness-soak bench-analysis-big bench-detection bench-calibration baselines audit security lint check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ bench-detection: $(STAMP)  ## defects injected by the fault server vs counted, 3
 
 bench-soak: $(STAMP)  ## 100,000 agent runs: engines back to 0, RSS per 10,000 runs (about 3 minutes)
 	$(BIN)/python benchmarks/bench_soak.py
+
+bench-harness-soak: $(STAMP)  ## the load generator's RSS over a 30-minute full-rate run, per million rows (about 32 minutes)
+	$(BIN)/python benchmarks/bench_harness_soak.py --duration 30m
+
+bench-analysis-big: $(STAMP)  ## report and analysis of two 50M-row runs: <= 60 s and <= 4 GB peak RSS (about 5 minutes)
+	$(BIN)/python benchmarks/bench_analysis.py --rows 50000000 --repeat 2
 
 baselines: $(STAMP)  ## regenerate results/baselines (legacy and canonical, 3 runs each) and the README's table
 	$(BIN)/python -m loadtests.baselines -- $(SCENARIO) --duration 15s
