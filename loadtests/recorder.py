@@ -23,7 +23,8 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from loadtests.checks import failure_kind_of
-from loadtests.results import SCHEMA, PartWriter, Row, merge_parts
+from loadtests.merge import merge_parts
+from loadtests.results import SCHEMA, PartWriter, Row
 from resultsformat import RunCounts
 
 _NAME, _MS, _OK, _KIND, _CODE, _PRIOR = (

@@ -9,30 +9,35 @@ temporary file and raises ``ResultsWriteError`` (an ``OSError``) naming the file
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import platform
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from resultsformat import (
     LATE_FRAME,
+    NOT_REQUEST_KINDS,
     SCHEMA,
     SCHEMA_VERSION,
     RunCounts,
     count_runs,
-    requests_by_name,
 )
 from resultsformat.backend import attribution
+from resultsformat.counting import requests_table
 from resultsformat.meta import end_reason
+
+if TYPE_CHECKING:
+    from loadtests.plan import RunPlan
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION"]
 
@@ -163,118 +168,6 @@ def rows_on_disk(out_dir: Path) -> int:
     return sum(pq.read_metadata(p).num_rows for p in event_files(out_dir))
 
 
-#: Rows sorted and written at a time by ``merge_parts``: its memory, whatever the run's length.
-MERGE_SLICE_ROWS = 500_000
-
-
-def merge_parts(out_dir: Path, pending: list[Row] | None = None) -> int:
-    """Merge ``events/part-*.parquet`` (and ``pending`` rows never written) into
-    ``events.parquet``, sorted by ``ts``; returns its row count.
-
-    The merge holds about ``MERGE_SLICE_ROWS`` rows at a time, not the run: the
-    parts' ``ts`` ranges (from their footers) cut time into slices of about that
-    many rows; each slice's rows are read from the parts that overlap it, sorted
-    (stably, so rows of equal ``ts`` keep their order) and written as a row group.
-
-    The parts are deleted only after the merged file is safely on disk: if the
-    merge fails (``OSError``), every part is still there.
-    """
-    parts_dir = out_dir / "events"
-    parts = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.is_dir() else []
-    target = out_dir / "events.parquet"
-    sources: list[pa.Table | Path] = [*([target] if target.is_file() else []), *parts]
-    if pending:
-        sources.append(rows_to_table(pending))
-    spans = [_ts_span(src) for src in sources]
-    written = 0
-    with _atomic(target, "wb") as fh, pq.ParquetWriter(fh, SCHEMA, compression="zstd") as out:
-        for lo, hi in _slices(spans):
-            tables = [
-                _rows_between(src, lo, hi)
-                for src, span in zip(sources, spans, strict=True)
-                if _overlaps(span, lo, hi)
-            ]
-            table = pa.concat_tables(tables) if tables else rows_to_table([])
-            if table.num_rows:
-                out.write_table(table.sort_by("ts"))
-                written += table.num_rows
-        if not written:
-            out.write_table(rows_to_table([]))
-    for p in parts:
-        p.unlink()
-    if parts_dir.is_dir() and not any(parts_dir.iterdir()):
-        parts_dir.rmdir()
-    return written
-
-
-_NO_TS = (-(2**63), 2**63 - 1)  # a source without statistics overlaps every slice
-
-
-def _ts_span(src: pa.Table | Path) -> tuple[int, int, int]:
-    """(first ts, last ts, rows) of a source, in µs; nulls sort first."""
-    if isinstance(src, pa.Table):
-        us = _us(src.column("ts"))
-        mm = pc.min_max(us)
-        nulls = us.null_count > 0
-        if not mm["min"].is_valid:
-            return _NO_TS[0], _NO_TS[0], src.num_rows
-        return (_NO_TS[0] if nulls else mm["min"].as_py()), mm["max"].as_py(), src.num_rows
-    meta = pq.read_metadata(src)
-    lo, hi = _NO_TS[1], _NO_TS[0]
-    col = meta.schema.to_arrow_schema().get_field_index("ts")
-    for g in range(meta.num_row_groups):
-        stats = meta.row_group(g).column(col).statistics
-        if stats is None or not stats.has_min_max or stats.null_count:
-            return (*_NO_TS, meta.num_rows)
-        lo = min(lo, _stat_us(stats.min))
-        hi = max(hi, _stat_us(stats.max))
-    return lo, hi, meta.num_rows
-
-
-def _stat_us(value: Any) -> int:
-    return int(pa.scalar(value, type=SCHEMA.field("ts").type).cast(pa.int64()).as_py())
-
-
-def _us(ts: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    return pc.cast(ts, SCHEMA.field("ts").type).cast(pa.int64())
-
-
-def _slices(spans: list[tuple[int, int, int]]) -> list[tuple[int | None, int | None]]:
-    """Half-open ``ts`` ranges (None: unbounded) covering every source, each about
-    ``MERGE_SLICE_ROWS`` rows (a source's rows counted at its first ``ts``)."""
-    cuts: list[int] = []
-    acc = 0
-    for first, _last, rows in sorted(spans):
-        if acc >= MERGE_SLICE_ROWS and first > _NO_TS[0] and (not cuts or first > cuts[-1]):
-            cuts.append(first)
-            acc = 0
-        acc += rows
-    edges: list[int | None] = [None, *cuts, None]
-    return list(zip(edges[:-1], edges[1:], strict=True))
-
-
-def _overlaps(span: tuple[int, int, int], lo: int | None, hi: int | None) -> bool:
-    first, last, _ = span
-    return (hi is None or first < hi) and (lo is None or last >= lo)
-
-
-def _rows_between(src: pa.Table | Path, lo: int | None, hi: int | None) -> pa.Table:
-    """The rows of ``src`` with ``lo <= ts < hi`` (null ``ts`` in the first slice)."""
-    table = src if isinstance(src, pa.Table) else pq.read_table(src)
-    if not table.schema.equals(SCHEMA):
-        table = table.cast(SCHEMA)
-    if lo is None and hi is None:
-        return table
-    us = _us(table.column("ts"))
-    if lo is None:
-        keep = pc.or_kleene(pc.less(us, hi), pc.is_null(us))
-    elif hi is None:
-        keep = pc.greater_equal(us, lo)
-    else:
-        keep = pc.and_(pc.greater_equal(us, lo), pc.less(us, hi))
-    return table.filter(pc.fill_null(keep, False))
-
-
 def git_revision(start: Path) -> str | None:
     try:
         rev = subprocess.run(  # noqa: S603 - fixed argv
@@ -313,21 +206,43 @@ def versions() -> dict[str, str]:
 def summarize_rows(out_dir: Path) -> dict[str, Any]:
     """Exact percentiles per request name, and the agent runs counted by the one rule.
 
-    Reads ``events.parquet``, or the parts when the merge could not be written.
+    Reads ``events.parquet``, or the parts when the merge could not be written, a batch
+    at a time: it holds 8 bytes per successful row (for the percentiles), not the rows.
     """
     import numpy as np
+    import pandas as pd
 
     columns = ["name", "ms", "ok", "failure_kind", "close_code", "prior_kind"]
-    tables = [pq.read_table(p, columns=columns) for p in event_files(out_dir)]
-    empty = rows_to_table([]).select(columns)
-    df = (pa.concat_tables(tables) if tables else empty).to_pandas()
-    counts = count_runs(df["name"], df["failure_kind"], df["close_code"], df["prior_kind"])
-    per_name = requests_by_name(df["name"], df["failure_kind"], df["ok"], counts)
+    counts = RunCounts()
+    raw: pd.DataFrame | None = None
+    ok_ms: dict[str, list[Any]] = {}
+    rows = 0
+    for path in event_files(out_dir):
+        reader = pq.ParquetFile(path, read_dictionary=["name", "failure_kind", "prior_kind"])
+        for batch in reader.iter_batches(batch_size=1 << 20, columns=columns):
+            df = batch.to_pandas()
+            rows += len(df)
+            counts.merge(
+                count_runs(df["name"], df["failure_kind"], df["close_code"], df["prior_kind"])
+            )
+            df = df[df["name"] != LATE_FRAME]  # not requests: each changes one run's outcome
+            df["not_request"] = df["failure_kind"].isin(NOT_REQUEST_KINDS).to_numpy(bool)
+            df["ok"] = df["ok"].fillna(False).astype(bool)
+            grouped = df.groupby("name", sort=False, observed=True)
+            part = pd.DataFrame(
+                {"rows": grouped.size(), "not_requests": grouped["not_request"].sum(),
+                 "ok": grouped["ok"].sum()}
+            )  # fmt: skip
+            part.index = part.index.astype(str)
+            raw = part if raw is None else raw.add(part, fill_value=0)
+            for name, ms in df.loc[df["ok"], ["name", "ms"]].groupby(
+                "name", sort=False, observed=True
+            )["ms"]:
+                ok_ms.setdefault(str(name), []).append(ms.to_numpy())
+    per_name = requests_table(raw if raw is not None else _EMPTY_RAW, counts)
     names: dict[str, Any] = {}
-    for name, group in df.groupby("name", sort=False):
-        if name == LATE_FRAME:
-            continue  # not requests: each changes one run's outcome (counted above)
-        ok = group.loc[group["ok"], "ms"].to_numpy()
+    for name in per_name.index:
+        ok = np.concatenate(ok_ms[name]) if name in ok_ms else np.empty(0)
         q = np.percentile(ok, [50, 95, 99]) if len(ok) else [float("nan")] * 3
         names[str(name)] = {
             "count": int(per_name.loc[name, "requests"]),
@@ -337,7 +252,13 @@ def summarize_rows(out_dir: Path) -> dict[str, Any]:
             "p99": float(q[2]),
             "max": float(ok.max()) if len(ok) else float("nan"),
         }
-    return {"rows": int(len(df)), "names": names, "runs": counts, "backend": attribution(out_dir)}
+    return {"rows": rows, "names": names, "runs": counts, "backend": attribution(out_dir)}
+
+
+_EMPTY_RAW = pa.table(
+    {"rows": pa.array([], pa.int64()), "not_requests": pa.array([], pa.int64()),
+     "ok": pa.array([], pa.int64())}
+).to_pandas()  # fmt: skip
 
 
 _ORDER = ["golden_path", "login", "ws_connect", "ttfe", "response", "iteration"]
@@ -377,3 +298,39 @@ def format_summary(title: str, summary: dict[str, Any], meta: dict[str, Any]) ->
         lines.append("  the backend's attribution (legacy races):")
         lines += [f"    {line}" for line in backend.lines()]
     return lines
+
+
+def new_meta(plan: RunPlan, factory: str | None, started_at: dt.datetime) -> dict[str, Any]:
+    """A run's ``meta.json`` when it starts (``end_reason`` ``running``; ``results/README.md``
+    describes every field). The runner fills in the target, the backend and the end."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": f"{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
+        "target": plan.host,
+        "embedded_backend": plan.host is None,
+        "factory_mode": factory,
+        "scenario": {
+            "name": plan.scenario if plan.model == "closed" else "open",
+            "shape": plan.scenario,
+            "model": plan.model,
+            "user_class": "GoldenPathUser",
+            "connection": plan.connection,
+            "start_runs": plan.runs_start,
+            "rate": plan.rate if plan.model == "open" else None,
+            "rate_end": plan.rate_end,
+            "arrival": plan.arrival if plan.model == "open" else None,
+        },
+        "users": plan.peak_users,
+        "spawn_rate": plan.rate_of_spawn,
+        "duration_s": plan.duration_s,
+        "processes": plan.processes,
+        "expect_workers": plan.expect_workers or None,
+        "backend_config": {},
+        "versions": versions(),
+        "git_revision": git_revision(Path(__file__).resolve().parent),
+        "started_at": started_at.isoformat(),
+        "ended_at": None,
+        "end_reason": "running",
+        "end_detail": None,
+        "events_rows": 0,
+    }

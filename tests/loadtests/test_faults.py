@@ -28,13 +28,8 @@ import pytest
 
 from analysis.load import load_run
 from loadtests.embedded import EmbeddedBackend
-from loadtests.results import (
-    PartWriter,
-    ResultsWriteError,
-    merge_parts,
-    rows_to_table,
-    write_json_atomic,
-)
+from loadtests.merge import merge_parts
+from loadtests.results import PartWriter, ResultsWriteError, rows_to_table, write_json_atomic
 from tests.conftest import PASSWORD
 from tests.utils.golden import failed_rows
 

@@ -10,8 +10,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from loadtests import results
-from loadtests.results import PartWriter, merge_parts, rows_to_table
+from loadtests import merge, results
+from loadtests.merge import merge_parts
+from loadtests.results import PartWriter, rows_to_table
 
 
 def _rows(
@@ -31,7 +32,7 @@ def _rows(
 def test_merge_equals_one_stable_sort(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_rows: int
 ) -> None:
-    monkeypatch.setattr(results, "MERGE_SLICE_ROWS", slice_rows)
+    monkeypatch.setattr(merge, "MERGE_SLICE_ROWS", slice_rows)
     rng = np.random.default_rng(slice_rows)
     parts = PartWriter(tmp_path / "events")
     (tmp_path / "events").mkdir()
@@ -60,7 +61,7 @@ def test_merge_keeps_a_merged_file_and_null_timestamps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A second merge (parts written after the first) keeps the first's rows."""
-    monkeypatch.setattr(results, "MERGE_SLICE_ROWS", 5)
+    monkeypatch.setattr(merge, "MERGE_SLICE_ROWS", 5)
     rng = np.random.default_rng(1)
     first = _rows(rng, 0, 20, spread_s=1.0)
     pq.write_table(rows_to_table(first).sort_by("ts"), tmp_path / "events.parquet")

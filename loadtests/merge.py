@@ -1,0 +1,123 @@
+"""``merge_parts``: the parts of a run merged into ``events.parquet``, in bounded memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from loadtests.results import SCHEMA, Row, _atomic, rows_to_table
+
+#: Rows sorted and written at a time by ``merge_parts``: its memory, whatever the run's length.
+MERGE_SLICE_ROWS = 500_000
+
+
+def merge_parts(out_dir: Path, pending: list[Row] | None = None) -> int:
+    """Merge ``events/part-*.parquet`` (and ``pending`` rows never written) into
+    ``events.parquet``, sorted by ``ts``; returns its row count.
+
+    The merge holds about ``MERGE_SLICE_ROWS`` rows at a time, not the run: the
+    parts' ``ts`` ranges (from their footers) cut time into slices of about that
+    many rows; each slice's rows are read from the parts that overlap it, sorted
+    (stably, so rows of equal ``ts`` keep their order) and written as a row group.
+
+    The parts are deleted only after the merged file is safely on disk: if the
+    merge fails (``OSError``), every part is still there.
+    """
+    parts_dir = out_dir / "events"
+    parts = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.is_dir() else []
+    target = out_dir / "events.parquet"
+    sources: list[pa.Table | Path] = [*([target] if target.is_file() else []), *parts]
+    if pending:
+        sources.append(rows_to_table(pending))
+    spans = [_ts_span(src) for src in sources]
+    written = 0
+    with _atomic(target, "wb") as fh, pq.ParquetWriter(fh, SCHEMA, compression="zstd") as out:
+        for lo, hi in _slices(spans):
+            tables = [
+                _rows_between(src, lo, hi)
+                for src, span in zip(sources, spans, strict=True)
+                if _overlaps(span, lo, hi)
+            ]
+            table = pa.concat_tables(tables) if tables else rows_to_table([])
+            if table.num_rows:
+                out.write_table(table.sort_by("ts"))
+                written += table.num_rows
+        if not written:
+            out.write_table(rows_to_table([]))
+    for p in parts:
+        p.unlink()
+    if parts_dir.is_dir() and not any(parts_dir.iterdir()):
+        parts_dir.rmdir()
+    return written
+
+
+_NO_TS = (-(2**63), 2**63 - 1)  # a source without statistics overlaps every slice
+
+
+def _ts_span(src: pa.Table | Path) -> tuple[int, int, int]:
+    """(first ts, last ts, rows) of a source, in µs; nulls sort first."""
+    if isinstance(src, pa.Table):
+        us = _us(src.column("ts"))
+        mm = pc.min_max(us)
+        nulls = us.null_count > 0
+        if not mm["min"].is_valid:
+            return _NO_TS[0], _NO_TS[0], src.num_rows
+        return (_NO_TS[0] if nulls else mm["min"].as_py()), mm["max"].as_py(), src.num_rows
+    meta = pq.read_metadata(src)
+    lo, hi = _NO_TS[1], _NO_TS[0]
+    col = meta.schema.to_arrow_schema().get_field_index("ts")
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(col).statistics
+        if stats is None or not stats.has_min_max or stats.null_count:
+            return (*_NO_TS, meta.num_rows)
+        lo = min(lo, _stat_us(stats.min))
+        hi = max(hi, _stat_us(stats.max))
+    return lo, hi, meta.num_rows
+
+
+def _stat_us(value: Any) -> int:
+    return int(pa.scalar(value, type=SCHEMA.field("ts").type).cast(pa.int64()).as_py())
+
+
+def _us(ts: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    return pc.cast(ts, SCHEMA.field("ts").type).cast(pa.int64())
+
+
+def _slices(spans: list[tuple[int, int, int]]) -> list[tuple[int | None, int | None]]:
+    """Half-open ``ts`` ranges (None: unbounded) covering every source, each about
+    ``MERGE_SLICE_ROWS`` rows (a source's rows counted at its first ``ts``)."""
+    cuts: list[int] = []
+    acc = 0
+    for first, _last, rows in sorted(spans):
+        if acc >= MERGE_SLICE_ROWS and first > _NO_TS[0] and (not cuts or first > cuts[-1]):
+            cuts.append(first)
+            acc = 0
+        acc += rows
+    edges: list[int | None] = [None, *cuts, None]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _overlaps(span: tuple[int, int, int], lo: int | None, hi: int | None) -> bool:
+    first, last, _ = span
+    return (hi is None or first < hi) and (lo is None or last >= lo)
+
+
+def _rows_between(src: pa.Table | Path, lo: int | None, hi: int | None) -> pa.Table:
+    """The rows of ``src`` with ``lo <= ts < hi`` (null ``ts`` in the first slice)."""
+    table = src if isinstance(src, pa.Table) else pq.read_table(src)
+    if not table.schema.equals(SCHEMA):
+        table = table.cast(SCHEMA)
+    if lo is None and hi is None:
+        return table
+    us = _us(table.column("ts"))
+    if lo is None:
+        keep = pc.or_kleene(pc.less(us, hi), pc.is_null(us))
+    elif hi is None:
+        keep = pc.greater_equal(us, lo)
+    else:
+        keep = pc.and_(pc.greater_equal(us, lo), pc.less(us, hi))
+    return table.filter(pc.fill_null(keep, False))
