@@ -67,7 +67,7 @@ audit: $(STAMP)  ## SSOT audit of the reference backend (canonical mode: one imp
 # bandit fails on medium or high findings; its low ones are the ruff S findings
 # reviewed line by line (README, "Security scans"). audit_deps says what it could not audit.
 security: $(STAMP)  ## bandit on the code, pip-audit on the installed dependencies
-	$(BIN)/bandit -q -r reference_backend loadtests analysis tools --severity-level medium
+	$(BIN)/bandit -q -r reference_backend loadtests analysis resultsformat ssotaudit tools --severity-level medium
 	$(BIN)/python tools/audit_deps.py
 
 lint: check

@@ -1,8 +1,8 @@
 """Read load-run results directories, summarize, compare and report.
 
 The public functions are imported lazily (PEP 562), so ``import analysis`` and
-its subpackages (``analysis.ssot`` is stdlib-only) stay cheap until pandas is
-actually needed. ``summarize`` and ``compare`` are modules here; their
+its subpackages (``analysis.gate`` for one) stay cheap until pandas is actually
+needed. ``summarize`` and ``compare`` are modules here; their
 functions of the same name are ``analysis.summarize.summarize`` and
 ``analysis.compare.compare``.
 """

@@ -45,6 +45,7 @@ from scipy import stats
 
 from analysis.calibration import Calibration, Noise, default_calibration, dispersion, rate_table
 from analysis.load import Run, RunGroup
+from analysis.scan import whole_ticks
 from analysis.steady import Warmup
 from analysis.summarize import (
     CLOSE_1011,
@@ -506,7 +507,7 @@ def _throughput_row(model: NoiseModel, th: Thresholds) -> dict[str, Any]:
         _kind="throughput",
     )
     per_run_s = min(sb.steady_s / len(sb.runs), sc.steady_s / len(sc.runs))
-    window = nice_window(per_run_s, target=30)
+    window = whole_ticks(nice_window(per_run_s, target=30), sb.ticks_s + sc.ticks_s)
     b = np.sort(window_throughput(sb, window))
     c = np.sort(window_throughput(sc, window))
     row["n_baseline"], row["n_candidate"] = int(b.size), int(c.size)

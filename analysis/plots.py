@@ -21,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from analysis.scan import whole_ticks
 from analysis.summarize import Summary, nice_window
 
 Sides = Sequence[tuple[str, Summary]]
@@ -57,7 +58,8 @@ def to_base64(fig: Figure) -> str:
 
 
 def _window(sides: Sides) -> float:
-    return nice_window(max(s.last_s for _, s in sides))
+    ticks = [t for _, s in sides for t in s.ticks_s]
+    return whole_ticks(nice_window(max(s.last_s for _, s in sides)), ticks)
 
 
 def _mark_warmup(ax: Axes, sides: Sides) -> None:

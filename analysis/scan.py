@@ -12,15 +12,18 @@
   row): the exact percentiles of the steady state, once the cut is known;
 * the agent runs, counted batch by batch by :mod:`resultsformat.counting`;
 * every row that failed or moved a run's outcome (failures over time, by kind);
-* a seeded random sample of at most ``PLOT_ROWS`` successful rows (``PLOT_SEED``):
-  latency percentiles over time in the plots. Below that many rows it is every row.
+* a seeded random sample of about ``PLOT_ROWS`` successful rows (``PLOT_SEED``; each
+  row kept with probability ``PLOT_ROWS / rows``): latency percentiles over time in the
+  plots. A run of fewer rows keeps every one.
 
-Peak memory is about 12 bytes per successful row of the run being read, plus one
-batch; a summary keeps 8 bytes per successful steady-state row (its sorted samples).
+Memory: about 12 bytes per successful row while a side's runs are read (every run of
+a group, until the cuts are known), about 30 per failed row, plus one batch; a summary
+keeps 8 bytes per successful steady-state row (its sorted samples).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +53,13 @@ Progress = Callable[[int], None]
 def tick_for(duration_s: float) -> float:
     """The shortest tick that covers ``duration_s`` in at most ``MAX_TICKS`` ticks."""
     return next((t for t in TICKS_S if duration_s / t < MAX_TICKS), TICKS_S[-1])
+
+
+def whole_ticks(window_s: float, ticks_s: list[float]) -> float:
+    """``window_s`` rounded up to a whole number of the longest tick (each tick divides the
+    next), so runs scanned with different ticks share the windows."""
+    tick = max(ticks_s, default=TICKS_S[0])
+    return float(max(1, int(np.ceil(window_s / tick - 1e-9))) * tick)
 
 
 def ticks_in(window_s: float, tick_s: float) -> int:
@@ -106,6 +116,7 @@ class RunScan:
     label: str
     rows: int
     last_s: float  # seconds from the first event to the last
+    last_request_s: float  # ... to the last request row (whole throughput windows end here)
     tick_s: float
     names: Vocab
     kinds: Vocab
@@ -202,6 +213,7 @@ def scan_run(
     fraction = min(1.0, PLOT_ROWS / max(rows, 1))
     rng = np.random.default_rng([PLOT_SEED, seed])
     done = 0
+    last_req_us = 0
     for path in files:
         try:
             reader = pq.ParquetFile(path, read_dictionary=[c for c in DICTIONARY])
@@ -236,6 +248,8 @@ def scan_run(
                 key = nc.astype(np.int64) * n_ticks + tick
                 size = nn * n_ticks
                 all_per_tick += np.bincount(tick, minlength=n_ticks)
+                if is_req.any():
+                    last_req_us = max(last_req_us, int(t_us[is_req].max()))
                 requests += np.bincount(key[is_req], minlength=size).reshape(nn, n_ticks)
                 okr = ok & ~is_late
                 ok_count += np.bincount(key[okr], minlength=size).reshape(nn, n_ticks)
@@ -247,7 +261,7 @@ def scan_run(
                 by_name[:, 1] += np.bincount(nc[keep & nreq], minlength=nn)
                 by_name[:, 2] += np.bincount(nc[okr], minlength=nn)
                 # Successful rows split by name: one stable (radix) sort of small codes.
-                ok_codes = nc[okr].astype(np.int16)
+                ok_codes = nc[okr].astype(np.int16 if nn < 2**15 else np.int32)
                 order = np.argsort(ok_codes, kind="stable")
                 ok_ms, ok_ticks = ms[okr][order], tick[okr][order].astype(np.uint32)
                 bounds = np.concatenate([[0], np.cumsum(np.bincount(ok_codes, minlength=nn))])
@@ -288,7 +302,8 @@ def scan_run(
                 plot_parts.append((t_us[pick], nc[pick], ms[pick]))
                 done += n
                 if progress is not None:
-                    progress(done)
+                    with contextlib.suppress(OSError):  # a closed stderr stops no analysis
+                        progress(done)
         except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
             text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
             raise CorruptFileError(path, f"not a readable Parquet file ({text})") from None
@@ -305,6 +320,7 @@ def scan_run(
         label=label,
         rows=done,
         last_s=last_s,
+        last_request_s=last_req_us / 1e6,
         tick_s=tick_s,
         names=names,
         kinds=kinds,

@@ -29,60 +29,42 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.load import Run, RunGroup, as_group, concat_events, normalise
-from analysis.scan import RunScan, scan_run, ticks_in
+from analysis.quantiles import (
+    QUANTILES,
+    grouped_quantiles,
+    order_stat_ranks,
+    qlabel,
+    quantile_ci,
+    quantiles_sorted,
+    samples_for_bounded_ci,
+)
+from analysis.scan import RunScan, scan_run, ticks_in, whole_ticks
 from analysis.steady import Warmup, WarmupCut, apply_warmup, detect_from_ticks, primary_of
-from resultsformat import LATE_FRAME, NOT_REQUEST_KINDS, RESPONSE, RunCounts, count_runs
+from analysis.timeline import failures_over_time, nice_window, over_time, request_mask
+from resultsformat import RunCounts
 from resultsformat.counting import requests_table
 
-QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 0.999)
+# Re-exported: notebooks and older code import these from here.
+__all__ = [
+    "QUANTILES",
+    "Summary",
+    "failures_over_time",
+    "grouped_quantiles",
+    "nice_window",
+    "order_stat_ranks",
+    "over_time",
+    "qlabel",
+    "quantile_ci",
+    "quantiles_sorted",
+    "request_mask",
+    "samples_for_bounded_ci",
+    "summarize",
+]
 ISOLATION = "isolation_violation"
 DROPPED = "dropped"
 CLOSE_1011 = 1011
-
-
-def qlabel(q: float) -> str:
-    """``0.5 -> 'p50'``, ``0.999 -> 'p99.9'``."""
-    return "p" + f"{q * 100:.10g}"
-
-
-def quantiles_sorted(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
-    """numpy's default (linear) quantiles of an already sorted array."""
-    n = x.size
-    if n == 0:
-        return np.full(len(qs), np.nan)
-    h = (n - 1) * np.asarray(qs, dtype=float)
-    lo = np.floor(h).astype(np.int64)
-    hi = np.minimum(lo + 1, n - 1)
-    return np.asarray(x[lo] + (h - lo) * (x[hi] - x[lo]))
-
-
-def order_stat_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, int]:
-    """0-based indices (lo, hi) of the order-statistic interval; -1 / n mean open."""
-    alpha = 1.0 - confidence
-    lo = int(stats.binom.ppf(alpha / 2, n, q)) - 1
-    hi = int(stats.binom.ppf(1 - alpha / 2, n, q))
-    return lo, hi
-
-
-def quantile_ci(x: np.ndarray, q: float, confidence: float = 0.95) -> tuple[float, float, float]:
-    """(estimate, lower, upper) of the q-quantile of sorted ``x``; open bounds are NaN."""
-    n = x.size
-    if n == 0:
-        return (np.nan, np.nan, np.nan)
-    est = float(quantiles_sorted(x, [q])[0])
-    lo, hi = order_stat_ranks(n, q, confidence)
-    lower = float(x[lo]) if 0 <= lo < n else np.nan
-    upper = float(x[hi]) if 0 <= hi < n else np.nan
-    return est, lower, upper
-
-
-def samples_for_bounded_ci(q: float, confidence: float = 0.95) -> int:
-    """Fewest values for which both order-statistic bounds of the q-quantile exist."""
-    alpha = 1.0 - confidence
-    return int(np.ceil(np.log(alpha / 2) / np.log(max(q, 1 - q)))) + 1
 
 
 @dataclass(eq=False)
@@ -150,6 +132,11 @@ class Summary:
         return self.runs_counted.interrupted
 
     @property
+    def ticks_s(self) -> list[float]:
+        """The tick of each run's scan (10 ms unless a run is long)."""
+        return [sc.tick_s for sc in self.scans]
+
+    @property
     def last_s(self) -> float:
         """Seconds from a run's first event to its last (the longest run of the group)."""
         return max((sc.last_s for sc in self.scans), default=0.0)
@@ -189,8 +176,8 @@ class Summary:
             start = self.cut_ticks.get(sc.label, 0) if steady else 0
             req = sc.requests[:, start:]
             n_win = -(-req.shape[1] // per)
-            if steady:
-                n_win = int((sc.last_s - start * sc.tick_s) // window_s)
+            if steady:  # whole windows only, up to the run's last request
+                n_win = int((sc.last_request_s - start * sc.tick_s) // window_s)
                 req = req[:, : n_win * per]
             if n_win < 1:
                 continue
@@ -215,7 +202,7 @@ class Summary:
     ) -> pd.DataFrame:
         """Per window and name: requests and throughput (exact, per run) and percentiles of
         successful rows (of the plots' sample: exact below ``scan.PLOT_ROWS`` rows a run)."""
-        window_s = window_s or nice_window(self.last_s)
+        window_s = window_s or whole_ticks(nice_window(self.last_s), self.ticks_s)
         counts = self.requests_per_window(window_s)
         if counts.empty:
             return pd.DataFrame(columns=["t_s", "name", "requests", "throughput_rps"])
@@ -262,7 +249,8 @@ def summarize(
     """Per-request-name counts, throughput, exact percentiles with CIs, failures.
 
     The runs' files are read a batch at a time (:mod:`analysis.scan`): memory is
-    bounded by the successful rows of one run, 12 bytes each, not by the run's rows.
+    bounded by the successful rows of the runs summarized (12 bytes each while they are
+    read, 8 once cut and sorted) and their failed rows, not by all their rows.
     """
     group = as_group(data)
     scans = []
@@ -335,13 +323,11 @@ def summarize(
         (failure_events["failure_kind"] == DROPPED).to_numpy(dtype=bool), "name"
     ].value_counts()
 
+    # Per run first: pooling a group's samples frees each run's as it goes.
+    per_run = _per_run(per_run_samples, scans, cut_ticks, seconds, quantiles)
     rows: list[dict[str, Any]] = []
     for name, counts in per_name.sort_values("rows", ascending=False, kind="stable").iterrows():
-        parts = [v for (r, n), v in per_run_samples.items() if n == name]
-        if len(scans) == 1:
-            x = parts[0] if parts else np.empty(0)
-        else:
-            x = np.sort(np.concatenate(parts)) if parts else np.empty(0)
+        x = _pool(per_run_samples, str(name), len(scans))
         samples[str(name)] = x
         requests, failed = int(counts["requests"]), int(counts["failed"])
         row: dict[str, Any] = {
@@ -374,9 +360,6 @@ def summarize(
     failures.columns.name = "failure_kind"
     it_dropped = (failed_rows["name"] == "iteration") & (failed_rows["failure_kind"] == DROPPED)
 
-    per_run = _per_run(per_run_samples, scans, cut_ticks, seconds, quantiles)
-    if len(scans) > 1:
-        per_run_samples.clear()  # the group's samples hold the same values, sorted together
     return Summary(
         label=group.label,
         runs=group.run_labels,
@@ -404,6 +387,21 @@ def summarize(
 
 
 RULE_NAME = "auto (MSER-5)"
+
+
+def _pool(per_run: dict[tuple[str, str], np.ndarray], name: str, runs: int) -> np.ndarray:
+    """The group's sorted samples of ``name``: the runs' arrays, taken out of ``per_run``
+    (a single run's as it is), joined and sorted in place."""
+    keys = [k for k in per_run if k[1] == name]
+    if not keys:
+        return np.empty(0)
+    if runs == 1:
+        return per_run[keys[0]]
+    x = np.concatenate([per_run[k] for k in keys])
+    for k in keys:
+        del per_run[k]
+    x.sort()
+    return x
 
 
 def _cut_tick(sc: RunScan, warmup: Warmup, primary: str) -> int:
@@ -450,113 +448,3 @@ def _per_run(
         cols = ["ok", *map(qlabel, quantiles), "requests", "throughput_rps"]
         return pd.DataFrame(columns=["run", "name", *cols]).set_index(["run", "name"])
     return pd.DataFrame(out).set_index(["run", "name"])
-
-
-# --- over time -------------------------------------------------------------------
-
-_NICE = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
-
-
-def nice_window(duration_s: float, target: int = 60) -> float:
-    """A round window length giving about ``target`` windows over ``duration_s``."""
-    raw = max(duration_s / target, 1e-9)
-    return float(next((w for w in _NICE if w >= raw), _NICE[-1]))
-
-
-def _windows(events: pd.DataFrame, window_s: float) -> np.ndarray:
-    return np.asarray((events["elapsed_s"].to_numpy() // window_s) * window_s)
-
-
-def grouped_quantiles(
-    keys: np.ndarray, values: np.ndarray, qs: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact (linear) quantiles of ``values`` per integer key, with one sort.
-
-    Returns (unique keys, counts, quantiles of shape (len(keys), len(qs))).
-    """
-    order = np.lexsort((values, keys))
-    k, v = keys[order], values[order]
-    uniq, first, counts = np.unique(k, return_index=True, return_counts=True)
-    h = (counts[:, None] - 1) * np.asarray(qs, dtype=float)[None, :]
-    lo = np.floor(h).astype(np.int64)
-    hi = np.minimum(lo + 1, counts[:, None] - 1)
-    base = first[:, None]
-    out = v[base + lo] + (h - lo) * (v[base + hi] - v[base + lo])
-    return uniq, counts, out
-
-
-def over_time(
-    events: pd.DataFrame,
-    *,
-    window_s: float | None = None,
-    names: Sequence[str] | None = None,
-    quantiles: Sequence[float] = (0.5, 0.95, 0.99),
-) -> pd.DataFrame:
-    """Per time window and name: requests, throughput and percentiles of ok rows.
-
-    Runs of a group are aligned on their own first event; throughput is per run.
-    """
-    window_s = window_s or nice_window(float(events["elapsed_s"].max()))
-    n_runs = max(1, events["run"].nunique()) if "run" in events else 1
-    cats = list(events["name"].cat.categories)
-    code = events["name"].cat.codes.to_numpy().astype(np.int64)
-    win = (events["elapsed_s"].to_numpy() // window_s).astype(np.int64)
-    keep = request_mask(events) & (code >= 0)
-    if names is not None:
-        keep &= np.isin(code, [cats.index(n) for n in names if n in cats])
-    key = win * len(cats) + code
-    rk, rcount = np.unique(key[keep], return_counts=True)
-    ok = keep & events["ok"].to_numpy()
-    qk, _, qv = grouped_quantiles(key[ok], events["ms"].to_numpy()[ok], quantiles)
-    out = pd.DataFrame(
-        {"t_s": (rk // len(cats)) * window_s, "name": [cats[c] for c in rk % len(cats)]}
-    )
-    out["requests"] = rcount
-    pos = np.searchsorted(rk, qk)  # every ok key is also a request key
-    for j, q in enumerate(quantiles):
-        col = np.full(rk.size, np.nan)
-        col[pos] = qv[:, j]
-        out[qlabel(q)] = col
-    out["throughput_rps"] = out["requests"] / window_s / n_runs
-    return out
-
-
-def request_mask(events: pd.DataFrame) -> np.ndarray:
-    """Rows that are requests: not dropped, not interrupted, not a late frame."""
-    kinds = events["failure_kind"].isin(NOT_REQUEST_KINDS).to_numpy()
-    return np.asarray(~kinds & (events["name"] != LATE_FRAME).to_numpy())
-
-
-# Failed rows that are not agent runs: a step before the run, or a start never made.
-_BEFORE_RUN = ("login", "ws_connect", "iteration")
-
-
-def failures_over_time(
-    events: pd.DataFrame, *, window_s: float | None = None, end_s: float | None = None
-) -> pd.DataFrame:
-    """Failures per time window (index ``t_s``) and kind (columns).
-
-    Agent runs are counted by the counting rule (a late frame in the window of its
-    run's start); failed logins, connects and dropped iterations, which are not runs, by row.
-    Summed over the windows, each column is the run summary's figure. ``end_s``: the
-    last second shown (default: the last row's).
-    """
-    end = float(events["elapsed_s"].max()) if end_s is None else end_s
-    window_s = window_s or nice_window(end)
-    t = pd.Series(_windows(events, window_s), index=events.index, name="t_s")
-    names = events["name"]
-    runs = names.isin([RESPONSE, LATE_FRAME]).to_numpy()
-    rows: dict[float, dict[str, int]] = {}
-    for w, sub in events[runs].groupby(t[runs], sort=True):
-        counts = count_runs(sub["name"], sub["failure_kind"], sub["close_code"], sub["prior_kind"])
-        rows[float(w)] = {**counts.failures(), "interrupted": counts.interrupted}
-    before = (names.isin(_BEFORE_RUN) & ~events["ok"]).to_numpy()
-    kinds = events["failure_kind"].astype(object).where(events["failure_kind"].notna(), "unknown")
-    for (w, kind), n in events[before].groupby([t[before], kinds[before]]).size().items():
-        row = rows.setdefault(float(w), {})
-        row[str(kind)] = row.get(str(kind), 0) + int(n)
-    table = pd.DataFrame.from_dict(rows, orient="index").fillna(0).astype("int64")
-    table = table.loc[:, (table != 0).any(axis=0)] if not table.empty else table
-    all_t = np.arange(0, end + window_s, window_s)
-    table.index.name = "t_s"
-    return table.reindex(all_t[all_t <= end], fill_value=0)

@@ -114,7 +114,12 @@ def main() -> int:
         samples: list[tuple[float, int, int]] = []  # (seconds, rows, rss KiB)
         merge_peak = 0
         with log.open("wb") as fh:
-            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)  # noqa: S603
+            # SIGINT as the default, even when this script runs in the background (where the
+            # shell ignores it): the runner ends cleanly on it, the backend included.
+            proc = subprocess.Popen(  # noqa: S603
+                cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT,
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+            )  # fmt: skip
         try:
             counter = RowCounter(out)
             t0 = time.monotonic()

@@ -5,7 +5,7 @@ imports, classes with methods, functions; some factory aliases, wrappers,
 subclasses and duplicates), then times, over a few repetitions:
 
 - the reference: reading and ``ast.parse`` of every file, nothing else;
-- ``analysis.ssot.audit`` over the same tree.
+- ``ssotaudit.audit`` over the same tree.
 
 Prints the best and median times and the audit/reference ratios. The audit
 turns the cyclic garbage collector off while parsing (the trees are freed by
@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from analysis.ssot import audit
+from ssotaudit import audit
 
 CANONICAL = "app.core.factory:ExecutionEngineFactory"
 PATTERNS = ("*ExecutionEngineFactory",)

@@ -21,8 +21,9 @@ def merge_parts(out_dir: Path, pending: list[Row] | None = None) -> int:
 
     The merge holds about ``MERGE_SLICE_ROWS`` rows at a time, not the run: the
     parts' ``ts`` ranges (from their footers) cut time into slices of about that
-    many rows; each slice's rows are read from the parts that overlap it, sorted
-    (stably, so rows of equal ``ts`` keep their order) and written as a row group.
+    many rows; each slice's rows are read from the parts that overlap it (only their
+    row groups that do), sorted (stably, so rows of equal ``ts`` keep their order) and
+    written as a row group. Rows with no ``ts`` come last, as a global sort puts them.
 
     The parts are deleted only after the merged file is safely on disk: if the
     merge fails (``OSError``), every part is still there.
@@ -46,6 +47,10 @@ def merge_parts(out_dir: Path, pending: list[Row] | None = None) -> int:
             if table.num_rows:
                 out.write_table(table.sort_by("ts"))
                 written += table.num_rows
+        nulls = [_null_rows(src) for src, span in zip(sources, spans, strict=True) if span[3]]
+        if any(t.num_rows for t in nulls):
+            out.write_table(pa.concat_tables(nulls))
+            written += sum(t.num_rows for t in nulls)
         if not written:
             out.write_table(rows_to_table([]))
     for p in parts:
@@ -56,27 +61,28 @@ def merge_parts(out_dir: Path, pending: list[Row] | None = None) -> int:
 
 
 _NO_TS = (-(2**63), 2**63 - 1)  # a source without statistics overlaps every slice
+Span = tuple[int, int, int, bool]  # first ts, last ts (µs), rows, may hold a null ts
 
 
-def _ts_span(src: pa.Table | Path) -> tuple[int, int, int]:
-    """(first ts, last ts, rows) of a source, in µs; nulls sort first."""
+def _ts_span(src: pa.Table | Path) -> Span:
+    """A source's ``ts`` range, rows, and whether it may hold a null ``ts``."""
     if isinstance(src, pa.Table):
-        us = _us(src.column("ts"))
-        mm = pc.min_max(us)
-        nulls = us.null_count > 0
+        mm = pc.min_max(_us(src.column("ts")))
+        nulls = src.column("ts").null_count > 0
         if not mm["min"].is_valid:
-            return _NO_TS[0], _NO_TS[0], src.num_rows
-        return (_NO_TS[0] if nulls else mm["min"].as_py()), mm["max"].as_py(), src.num_rows
+            return _NO_TS[1], _NO_TS[0], src.num_rows, nulls  # overlaps no slice
+        return mm["min"].as_py(), mm["max"].as_py(), src.num_rows, nulls
     meta = pq.read_metadata(src)
-    lo, hi = _NO_TS[1], _NO_TS[0]
+    lo, hi, nulls = _NO_TS[1], _NO_TS[0], False
     col = meta.schema.to_arrow_schema().get_field_index("ts")
     for g in range(meta.num_row_groups):
         stats = meta.row_group(g).column(col).statistics
-        if stats is None or not stats.has_min_max or stats.null_count:
-            return (*_NO_TS, meta.num_rows)
+        if stats is None or not stats.has_min_max:
+            return _NO_TS[0], _NO_TS[1], meta.num_rows, True
+        nulls |= bool(stats.null_count)
         lo = min(lo, _stat_us(stats.min))
         hi = max(hi, _stat_us(stats.max))
-    return lo, hi, meta.num_rows
+    return lo, hi, meta.num_rows, nulls
 
 
 def _stat_us(value: Any) -> int:
@@ -87,12 +93,12 @@ def _us(ts: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return pc.cast(ts, SCHEMA.field("ts").type).cast(pa.int64())
 
 
-def _slices(spans: list[tuple[int, int, int]]) -> list[tuple[int | None, int | None]]:
+def _slices(spans: list[Span]) -> list[tuple[int | None, int | None]]:
     """Half-open ``ts`` ranges (None: unbounded) covering every source, each about
     ``MERGE_SLICE_ROWS`` rows (a source's rows counted at its first ``ts``)."""
     cuts: list[int] = []
     acc = 0
-    for first, _last, rows in sorted(spans):
+    for first, _last, rows, _nulls in sorted(spans):
         if acc >= MERGE_SLICE_ROWS and first > _NO_TS[0] and (not cuts or first > cuts[-1]):
             cuts.append(first)
             acc = 0
@@ -101,23 +107,34 @@ def _slices(spans: list[tuple[int, int, int]]) -> list[tuple[int | None, int | N
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
-def _overlaps(span: tuple[int, int, int], lo: int | None, hi: int | None) -> bool:
-    first, last, _ = span
+def _overlaps(span: Span, lo: int | None, hi: int | None) -> bool:
+    first, last, _, _ = span
     return (hi is None or first < hi) and (lo is None or last >= lo)
 
 
-def _rows_between(src: pa.Table | Path, lo: int | None, hi: int | None) -> pa.Table:
-    """The rows of ``src`` with ``lo <= ts < hi`` (null ``ts`` in the first slice)."""
-    table = src if isinstance(src, pa.Table) else pq.read_table(src)
-    if not table.schema.equals(SCHEMA):
-        table = table.cast(SCHEMA)
-    if lo is None and hi is None:
-        return table
-    us = _us(table.column("ts"))
-    if lo is None:
-        keep = pc.or_kleene(pc.less(us, hi), pc.is_null(us))
-    elif hi is None:
-        keep = pc.greater_equal(us, lo)
+def _bound(us: int) -> pa.Scalar:
+    return pa.scalar(us, pa.int64()).cast(SCHEMA.field("ts").type)
+
+
+def _read(src: pa.Table | Path, where: pc.Expression) -> pa.Table:
+    """The rows of ``src`` that match ``where`` (a file: only its row groups that may)."""
+    if isinstance(src, pa.Table):
+        table = src.filter(where)
     else:
-        keep = pc.and_(pc.greater_equal(us, lo), pc.less(us, hi))
-    return table.filter(pc.fill_null(keep, False))
+        table = pq.read_table(src, filters=where)
+    return table if table.schema.equals(SCHEMA) else table.cast(SCHEMA)
+
+
+def _rows_between(src: pa.Table | Path, lo: int | None, hi: int | None) -> pa.Table:
+    """The rows of ``src`` with ``lo <= ts < hi`` (a null ``ts`` is in no slice)."""
+    ts = pc.field("ts")
+    where = ts.is_valid()
+    if lo is not None:
+        where = where & (ts >= _bound(lo))
+    if hi is not None:
+        where = where & (ts < _bound(hi))
+    return _read(src, where)
+
+
+def _null_rows(src: pa.Table | Path) -> pa.Table:
+    return _read(src, pc.field("ts").is_null())

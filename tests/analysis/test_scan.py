@@ -103,8 +103,8 @@ def check_against_rows(s: Summary) -> None:
     rates = []
     for run, cut in s.warmup.items():
         one = steady[(steady["run"] == run).to_numpy() & request_mask(steady)]
-        scan_run = next(sc for sc in s.scans if sc.label == run)
-        n_win = int((scan_run.last_s - cut.cut_s) // window)
+        last_request = float(one["elapsed_s"].max())  # whole windows end at the last request
+        n_win = int((last_request - cut.cut_s) // window)
         idx = ((one["elapsed_s"].to_numpy() - cut.cut_s) // window).astype(int)
         rates.append(np.bincount(idx[idx < n_win], minlength=n_win) / window)
     np.testing.assert_array_equal(window_throughput(s, window), np.concatenate(rates))
@@ -195,3 +195,19 @@ def test_lazy_load_reads_no_rows_and_a_bad_page_is_named(busy_run: Path) -> None
     with pytest.raises(CorruptFileError) as exc:
         summarize(damaged)
     assert exc.value.path == part
+
+
+def test_runs_scanned_with_different_ticks_compare_and_plot(make_run: MakeRun) -> None:
+    """A 3-day run is scanned in 10 s ticks, a 30 s run in 10 ms ticks: the windows they
+    share are whole 10 s ticks (the judged throughput and every plot)."""
+    from analysis import plots
+    from analysis.compare import compare
+
+    short = summarize(load_run(make_run("short", seed=1)))
+    long = summarize(load_run(make_run("long", seed=2, duration_s=250_000.0)))
+    assert short.ticks_s == [0.01] and long.ticks_s == [10.0]
+    c = compare(short, long)
+    assert c.metrics.loc[c.metrics["section"] == "throughput", "window_s"].iloc[0] % 10 == 0
+    sides = [("short", short), ("long", long)]
+    for figure in (plots.throughput_over_time, plots.percentiles_over_time):
+        figure(sides)

@@ -16,7 +16,7 @@ def audit(*extra: str) -> subprocess.CompletedProcess[str]:
     cmd = [
         sys.executable,
         "-m",
-        "analysis.ssot",
+        "ssotaudit",
         "reference_backend",
         "--pattern",
         "*ExecutionEngineFactory",

@@ -5,7 +5,12 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from analysis.ssot import AuditReport, Finding, Kind
+from ssotaudit import AuditReport, Finding, Kind
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "fragmented"
+PATTERNS = ("*ExecutionEngineFactory",)
+CANONICAL = "netra_backend.app.agents.supervisor.execution_engine_factory:ExecutionEngineFactory"
+APP = "netra_backend.app"
 
 
 def kinds_at(report: AuditReport, import_path: str) -> list[Kind]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from analysis.ssot.model import Finding, ImportCheck, Kind
+from ssotaudit.model import Finding, ImportCheck, Kind
 
 __all__ = ["check_imports"]
 

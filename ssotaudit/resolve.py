@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from analysis.ssot.scan import Binding, ClassScan, FunctionScan, ModuleScan, dotted, load_function
+from ssotaudit.scan import Binding, ClassScan, FunctionScan, ModuleScan, dotted, load_function
 
 __all__ = ["ClassKey", "Resolver", "Target", "annotation_names"]
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from analysis.ssot.model import AuditReport, FactoryFunction, Finding, Kind
+from ssotaudit.model import AuditReport, FactoryFunction, Finding, Kind
 
 __all__ = ["SCHEMA", "render_json", "render_markdown", "render_table", "to_dict"]
 

@@ -24,7 +24,7 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from analysis.ssot.model import (
+from ssotaudit.model import (
     KIND_ORDER,
     CanonicalNotFoundError,
     CanonicalSpecError,
@@ -32,8 +32,8 @@ from analysis.ssot.model import (
     Finding,
     Kind,
 )
-from analysis.ssot.resolve import ClassKey, Resolver, annotation_names
-from analysis.ssot.scan import Binding, ClassScan, ModuleScan, dotted, matches, parse_file
+from ssotaudit.resolve import ClassKey, Resolver, annotation_names
+from ssotaudit.scan import Binding, ClassScan, ModuleScan, dotted, matches, parse_file
 
 __all__ = ["Classification", "classify", "parse_canonical"]
 

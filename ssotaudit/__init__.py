@@ -14,9 +14,9 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 
-from analysis.ssot.classify import classify, parse_canonical
-from analysis.ssot.importcheck import check_imports
-from analysis.ssot.model import (
+from ssotaudit.classify import classify, parse_canonical
+from ssotaudit.importcheck import check_imports
+from ssotaudit.model import (
     AuditReport,
     CanonicalNotFoundError,
     CanonicalSpecError,
@@ -28,7 +28,7 @@ from analysis.ssot.model import (
     Kind,
     SSOTError,
 )
-from analysis.ssot.scan import discover, scan_files
+from ssotaudit.scan import discover, scan_files
 
 __all__ = [
     "DEFAULT_FUNCTION_PATTERNS",

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-FIXTURE = Path(__file__).parent / "fixtures" / "fragmented"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "fragmented"
 CANONICAL = "netra_backend.app.agents.supervisor.execution_engine_factory:ExecutionEngineFactory"
 BASE = [str(FIXTURE), "--pattern", "*ExecutionEngineFactory", "--canonical", CANONICAL]
 
 
 def ssot(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m analysis.ssot ARGS``."""
+    """Run ``python -m ssotaudit ARGS``."""
     return subprocess.run(
-        [sys.executable, "-m", "analysis.ssot", *args],
+        [sys.executable, "-m", "ssotaudit", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis.ssot import Kind, audit
-from analysis.ssot.render import render_markdown
+from ssotaudit import Kind, audit
+from ssotaudit.render import render_markdown
 from tests.utils.ssot import CANON_PKG, one, write_tree
 
 DYNAMIC = {

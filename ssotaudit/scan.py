@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch, fnmatchcase
 from pathlib import Path
 
-from analysis.ssot.model import FileWarning, InputPathError
+from ssotaudit.model import FileWarning, InputPathError
 
 __all__ = [
     "Binding",

@@ -11,8 +11,8 @@ import argparse
 import sys
 from typing import NoReturn
 
-from analysis.ssot import DEFAULT_FUNCTION_PATTERNS, SSOTError, audit
-from analysis.ssot.render import render_json, render_markdown, render_table
+from ssotaudit import DEFAULT_FUNCTION_PATTERNS, SSOTError, audit
+from ssotaudit.render import render_json, render_markdown, render_table
 
 __all__ = ["main"]
 
