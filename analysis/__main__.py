@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 
-from analysis.cli import calibrate_main, report_main
+from resultsformat.cli import Verb, dispatch
 
-VERBS = {"report": report_main, "calibrate": calibrate_main}
+
+def _verb(name: str) -> Callable[[], Verb]:
+    def load() -> Verb:
+        from analysis import cli
+
+        verb: Verb = getattr(cli, name)
+        return verb
+
+    return load
+
+
+VERBS = {"report": _verb("report_main"), "calibrate": _verb("calibrate_main")}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] not in VERBS:
-        print(f"usage: python -m analysis {{{','.join(VERBS)}}} [options]", file=sys.stderr)
-        return 0 if args[:1] in (["-h"], ["--help"]) else 2
-    return VERBS[args[0]](args[1:])
+    return dispatch("python -m analysis", VERBS, argv)
 
 
 if __name__ == "__main__":

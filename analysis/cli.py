@@ -11,7 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
+
+from resultsformat.cli import OneLineParser
 
 PROG = "goldenpath report"
 
@@ -40,11 +42,7 @@ class ProgressLine:
             self._dirty = False
 
 
-class _Parser(argparse.ArgumentParser):
-    """A usage error is one line on stderr (exit 2), like every other verb's."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+_Parser = OneLineParser
 
 
 def build_parser() -> argparse.ArgumentParser:

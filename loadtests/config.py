@@ -6,11 +6,10 @@ users read it in every process, local or a Locust worker on another machine.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from resultsformat.duration import parse_duration as duration_seconds
 
@@ -60,13 +59,6 @@ class LoadConfig:
 
 class UsageError(Exception):
     """Bad command-line input: the CLI prints one line and exits 2."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
-
-    def error(self, message: str) -> Any:
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def parse_duration(text: str, *, allow_zero: bool = False) -> float:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from loadtests.config import OneLineParser, StartRuns, UsageError, parse_duration
+from loadtests.config import StartRuns, UsageError, parse_duration
 from loadtests.shapes import SHAPES
+from resultsformat.cli import OneLineParser
 
 PROG = "goldenpath run"
 DEFAULT_MASTER_PORT = 5557

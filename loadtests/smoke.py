@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import httpx
 
 from loadtests.checks import GOLDEN_PATH_EVENTS, Account, RunCheck
-from loadtests.config import OneLineParser
 from loadtests.wsclient import ClosedByServer, WsConnection, token_subject, ws_url
+from resultsformat.cli import OneLineParser
 
 PROG = "goldenpath smoke"
 

@@ -7,16 +7,14 @@ users created are the users the server logs in.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from pydantic import ValidationError
 
 from reference_backend.config import Settings
+from resultsformat.cli import OneLineParser, dispatch, usage_error
 
 # flag -> settings field, for flags that map one to one
 _SETTING_FLAGS = {
@@ -35,11 +33,7 @@ _SETTING_FLAGS = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit code 2."""
-
-    def error(self, message: str) -> Any:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+_Parser = OneLineParser
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
@@ -51,9 +45,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def _fail(prog: str, message: str) -> int:
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    return 2
+_fail = usage_error
 
 
 def _load_settings(prog: str, args: argparse.Namespace) -> Settings | int:
@@ -152,10 +144,6 @@ _VERBS: dict[str, Callable[[Sequence[str]], int]] = {"serve": serve_main, "users
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m reference_backend serve|users ...``."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] not in _VERBS:
-        print("usage: python -m reference_backend {serve,users} ...", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return _VERBS[args[0]](args[1:])
+    """``python -m reference_backend serve|users ...`` (the backend logs at INFO)."""
+    verbs = {name: (lambda verb=verb: verb) for name, verb in _VERBS.items()}
+    return dispatch("python -m reference_backend", verbs, argv, log_level="INFO")

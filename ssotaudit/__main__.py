@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from resultsformat.cli import configure_logging
 from ssotaudit.cli import main
 
+configure_logging()
 raise SystemExit(main(sys.argv[1:]))

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from analysis.errors import ResultsError
+from resultsformat.cli import OneLineParser
 
 from .slo import SloError
 
@@ -19,11 +20,7 @@ class UsageError(Exception):
     """Bad options or input, reported as one line (exit 2)."""
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(UNUSABLE, f"{self.prog}: error: {message}\n")
+Parser = OneLineParser  # a usage error is one line on stderr and exit code 2
 
 
 def add_judge_options(p: argparse.ArgumentParser) -> None:
