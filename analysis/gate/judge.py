@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,12 +43,12 @@ from analysis.compare import (
     Thresholds,
     compare,
 )
-from analysis.errors import CorruptFileError
 from analysis.load import RunGroup
-from analysis.summarize import Summary, qlabel, samples_for_bounded_ci, summarize
+from analysis.summarize import Summary, qlabel, summarize
 from resultsformat.meta import describe_end, is_completed
 
-from .slo import COUNT, LATENCY, RATE, Criterion, Objective, Slo
+from .readers import Missing, TooFew
+from .slo import COUNT, LATENCY, METRICS, RATE, Criterion, Objective, Slo
 
 PASS, WARN, FAIL, INCONC, SKIP = "pass", "warning", "fail", "inconclusive", "skipped"
 EXIT_CODES = {PASS: 0, WARN: 0, FAIL: 1, INCONC: 3}
@@ -194,93 +193,10 @@ def format_value(value: float | None, o: Objective) -> str:
 # --- values -----------------------------------------------------------------------------
 
 
-class _Missing(Exception):
-    """The data an objective needs is not in the results."""
-
-
-def _factory_metrics(group: RunGroup) -> list[dict[str, Any]]:
-    """``factory_metrics_after.json`` of each run that has one."""
-    out = []
-    for run in group.runs:
-        path = Path(run.path) / "factory_metrics_after.json"
-        if not path.is_file():
-            continue
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptFileError(path, f"not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise CorruptFileError(path, "is not a JSON object")
-        out.append(data)
-    return out
-
-
-def _row(s: Summary, request: str) -> Any:
-    if request not in s.latency.index:
-        raise _Missing(f"no {request!r} requests in the results")
-    return s.latency.loc[request]
-
-
 def absolute_value(o: Objective, s: Summary, group: RunGroup) -> float:
-    """The objective's metric measured on the candidate; raise ``_Missing`` when absent."""
-    m = o.metric
-    if m in ("completion_rate", "ws_connect_success_rate"):
-        row = _row(s, str(o.request))
-        if not row["requests"]:
-            raise _Missing(f"no {o.request!r} requests")
-        return float((row["requests"] - row["failed"]) / row["requests"])
-    if m == "failure_rate":
-        if o.request:
-            row = _row(s, o.request)
-            requests, failed = float(row["requests"]), float(row["failed"])
-        else:
-            requests, failed = float(s.latency["requests"].sum()), float(s.latency["failed"].sum())
-        if not requests:
-            raise _Missing("no requests")
-        return failed / requests
-    if m == "isolation_violations":
-        return float(s.isolation_violations)
-    if m == "close_1011":
-        # Every agent run counts, the ramp-up included (a 1011 during warm-up is still a
-        # defect), once, by the counting rule every report uses.
-        return float(s.closes_1011)
-    if m in ("mean", "max", "throughput_rps") or (m.startswith("p") and m[1:2].isdigit()):
-        row = _row(s, str(o.request))
-        if not row["samples"]:
-            raise _Missing(f"no successful {o.request!r} samples")
-        if m.startswith("p"):
-            q = float(m[1:]) / 100.0
-            need = samples_for_bounded_ci(q, s.confidence)
-            if row["samples"] < need:
-                raise _TooFew(int(row["samples"]), need)
-        return float(row[m])
-    if m.startswith("factory_creation_"):
-        stat = m.removeprefix("factory_creation_").removesuffix("_ms")
-        values = [
-            d["creation_time_ms"][stat]
-            for d in _factory_metrics(group)
-            if isinstance(d.get("creation_time_ms"), dict)
-            and isinstance(d["creation_time_ms"].get(stat), int | float)
-        ]
-        if not values:
-            raise _Missing("no creation_time_ms in factory_metrics_after.json")
-        return float(max(values))  # the worst run decides
-    if m == "active_engines_after":
-        values = [
-            d["active_engines_count"]
-            for d in _factory_metrics(group)
-            if isinstance(d.get("active_engines_count"), int | float)
-        ]
-        if not values:
-            raise _Missing("no active_engines_count in factory_metrics_after.json")
-        return float(max(values))
-    raise _Missing(f"metric {m!r} has no reader")  # unreachable: slo.py checks names
-
-
-class _TooFew(Exception):
-    def __init__(self, have: int, need: int) -> None:
-        self.have, self.need = have, need
-        super().__init__(f"{have} samples, a bounded interval needs {need}")
+    """The objective's metric measured on the candidate, by the reader in the SLO metric
+    table; raises ``Missing`` when the results lack it, ``TooFew`` when samples are few."""
+    return METRICS[o.metric].read(o.metric, o.request, s, group)
 
 
 # --- judging -----------------------------------------------------------------------------
@@ -360,9 +276,9 @@ class Judge:
             if o.relative:
                 return self._relative(o)
             value = absolute_value(o, self.sc, self.candidate)
-        except _Missing as exc:
+        except Missing as exc:
             return _missing(o, str(exc))
-        except _TooFew as exc:
+        except TooFew as exc:
             return ObjectiveResult(o, INCONC, detail=str(exc), more_samples=exc.need - exc.have)
         if o.criterion.holds(value):
             return ObjectiveResult(o, PASS, value=value)
@@ -383,10 +299,10 @@ class Judge:
         try:
             row = cmp.metric(request, label)
         except KeyError:
-            raise _Missing(f"no {request!r} {label} on both sides") from None
+            raise Missing(f"no {request!r} {label} on both sides") from None
         value, base = _num(row["candidate"]), _num(row["baseline"])
         if value is None or base is None:
-            raise _Missing(f"no successful {request!r} samples on one side")
+            raise Missing(f"no successful {request!r} samples on one side")
         detail = _describe(row)
         v = row["verdict"]
         if v in (SAME, BETTER, NEGLIGIBLE):

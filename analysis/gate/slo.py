@@ -36,6 +36,9 @@ from typing import Any
 
 from analysis.steady import Warmup, parse_warmup
 
+from . import readers as rd
+from .readers import Reader
+
 DEFAULT_SLO = "default_slo.toml"
 
 RATE, LATENCY, COUNT, RPS = "rate", "latency", "count", "rps"
@@ -47,6 +50,7 @@ class MetricSpec:
     """What a metric measures: its kind (units), default request, and what it accepts."""
 
     kind: str
+    read: Reader  # how the value is read from a summary (readers.py)
     default_request: str | None = None
     takes_request: bool = True
     relative: bool = False  # may be judged against a baseline
@@ -54,20 +58,27 @@ class MetricSpec:
 
 
 METRICS: dict[str, MetricSpec] = {
-    "completion_rate": MetricSpec(RATE, "golden_path", help="ok / requests of a request name"),
-    "ws_connect_success_rate": MetricSpec(RATE, "ws_connect", takes_request=False),
-    "failure_rate": MetricSpec(RATE, None, help="failed / requests, all names or one"),
-    "isolation_violations": MetricSpec(COUNT, takes_request=False),
-    "close_1011": MetricSpec(COUNT, takes_request=False),
-    **{q: MetricSpec(LATENCY, "golden_path", relative=True) for q in QUANTILE_METRICS},
-    "mean": MetricSpec(LATENCY, "golden_path"),
-    "max": MetricSpec(LATENCY, "golden_path"),
-    "throughput_rps": MetricSpec(RPS, "golden_path"),
+    "completion_rate": MetricSpec(
+        RATE, rd.success_rate, "golden_path", help="ok / requests of a request name"
+    ),
+    "ws_connect_success_rate": MetricSpec(RATE, rd.success_rate, "ws_connect", takes_request=False),
+    "failure_rate": MetricSpec(
+        RATE, rd.failure_rate, None, help="failed / requests, all names or one"
+    ),
+    "isolation_violations": MetricSpec(COUNT, rd.isolation_violations, takes_request=False),
+    "close_1011": MetricSpec(COUNT, rd.closes_1011, takes_request=False),
     **{
-        f"factory_creation_{s}_ms": MetricSpec(LATENCY, takes_request=False)
+        q: MetricSpec(LATENCY, rd.latency_column, "golden_path", relative=True)
+        for q in QUANTILE_METRICS
+    },
+    "mean": MetricSpec(LATENCY, rd.latency_column, "golden_path"),
+    "max": MetricSpec(LATENCY, rd.latency_column, "golden_path"),
+    "throughput_rps": MetricSpec(RPS, rd.latency_column, "golden_path"),
+    **{
+        f"factory_creation_{s}_ms": MetricSpec(LATENCY, rd.factory_creation, takes_request=False)
         for s in ("p50", "p90", "p99", "max")
     },
-    "active_engines_after": MetricSpec(COUNT, takes_request=False),
+    "active_engines_after": MetricSpec(COUNT, rd.active_engines_after, takes_request=False),
 }
 
 OPS: dict[str, Callable[[float, float], bool]] = {
