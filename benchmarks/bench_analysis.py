@@ -58,7 +58,7 @@ def generate(path: Path, rows: int, seed: int, shift_ms: float) -> None:
     import pyarrow.parquet as pq
 
     from resultsformat import SCHEMA
-    from tests.analysis.synth import START_US, make_events, make_meta
+    from tests.utils.synth import START_US, make_events, make_meta
 
     path.mkdir(parents=True)
     chunks = max(1, -(-rows // CHUNK))
@@ -91,7 +91,7 @@ def analyse(a: Path, b: Path) -> dict[str, Any]:
     from analysis.compare import compare
     from analysis.load import load_run
     from analysis.summarize import summarize
-    from tests.analysis.synth import flat_calibration
+    from tests.utils.synth import flat_calibration
 
     t0 = time.perf_counter()
     sa = summarize(load_run(a))

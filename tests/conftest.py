@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from loadtests.embedded import EmbeddedBackend
-
-PASSWORD = "load-password"
+from tests.utils.servers import PASSWORD
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.analysis.synth import write_run
-
-MakeRun = Callable[..., Path]
+from tests.utils.synth import MakeRun, write_run
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.analysis.conftest import MakeRun
-from tests.analysis.synth import write_calibration
 from tests.analysis.test_load import _bad
+from tests.utils.synth import MakeRun, write_calibration
 
 IMG = re.compile(r'<img [^>]*src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"')
 

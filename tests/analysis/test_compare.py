@@ -22,8 +22,8 @@ from analysis.compare import (
 )
 from analysis.load import load_group, load_run
 from analysis.summarize import summarize
-from tests.analysis.conftest import MakeRun
-from tests.analysis.synth import flat_calibration as calibration
+from tests.utils.synth import MakeRun
+from tests.utils.synth import flat_calibration as calibration
 
 SAME_BUILD = {"n": 5000, "duration_s": 40.0, "failure_rate": 0.01, "warmup_s": 4.0}
 

@@ -18,8 +18,7 @@ from analysis.errors import (
     SchemaVersionError,
 )
 from analysis.load import load_group, load_run, locate, resolve_run_dirs
-from tests.analysis.conftest import MakeRun
-from tests.analysis.synth import SCHEMA
+from tests.utils.synth import SCHEMA, MakeRun
 
 
 def test_load_run_types_and_elapsed(make_run: MakeRun) -> None:

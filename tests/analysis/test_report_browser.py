@@ -10,8 +10,8 @@ from pathlib import Path
 from analysis.load import load_group
 from analysis.report import write_report
 from analysis.summarize import summarize
-from tests.analysis.conftest import MakeRun
 from tests.utils.browser import browser_page, screenshot
+from tests.utils.synth import MakeRun
 
 EMOJI = re.compile("[\u2600-\u27bf\U0001f300-\U0001faff]")
 VERDICTS = {"worse", "better", "negligible", "no detectable change", "inconclusive"}

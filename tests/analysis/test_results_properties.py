@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from analysis.errors import CorruptFileError, MissingFileError, ResultsError
 from analysis.load import load_group, load_run, read_meta, resolve_run_dirs
 from resultsformat import READABLE_VERSIONS
-from tests.analysis.synth import SCHEMA, make_events, make_meta
+from tests.utils.synth import SCHEMA, make_events, make_meta
 
 PROPS = settings(
     max_examples=60,

@@ -25,8 +25,7 @@ from analysis.summarize import (
     summarize,
 )
 from resultsformat import count_runs
-from tests.analysis.conftest import MakeRun
-from tests.analysis.synth import make_events, make_meta
+from tests.utils.synth import MakeRun, make_events, make_meta
 
 
 def with_late_frames(table: pa.Table, n: int, seed: int) -> pa.Table:

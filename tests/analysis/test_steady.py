@@ -7,7 +7,7 @@ import pytest
 
 from analysis.load import as_group, load_run
 from analysis.steady import mser_truncation, parse_warmup, warmup_cuts
-from tests.analysis.conftest import MakeRun
+from tests.utils.synth import MakeRun
 
 
 def test_mser_on_a_step() -> None:

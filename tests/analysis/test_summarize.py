@@ -15,7 +15,7 @@ from analysis.summarize import (
     samples_for_bounded_ci,
     summarize,
 )
-from tests.analysis.conftest import MakeRun
+from tests.utils.synth import MakeRun
 
 
 def test_percentiles_are_exact(make_run: MakeRun) -> None:

@@ -14,8 +14,7 @@ from analysis.gate.judge import judge
 from analysis.gate.slo import parse_slo
 from analysis.load import load_group
 from analysis.report import render_html, render_markdown
-from tests.analysis.conftest import MakeRun
-from tests.analysis.synth import flat_calibration
+from tests.utils.synth import MakeRun, flat_calibration
 
 SLO = """\
 [gate]

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.analysis.synth import write_run
-
-ROOT = Path(__file__).resolve().parents[2]
-BASELINES = ROOT / "results" / "baselines"
-
-MakeRun = Callable[..., Path]
-
-
-def gate_cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m analysis.gate.cli ARGS`` in a child process."""
-    cmd = [sys.executable, "-m", "analysis.gate.cli", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+from tests.utils.synth import MakeRun, write_run
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gate.conftest import BASELINES, MakeRun, gate_cli
+from tests.utils.gate import BASELINES, gate_cli
+from tests.utils.synth import MakeRun
 
 
 def one_line_error(done, *needles: str) -> None:

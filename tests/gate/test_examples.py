@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from analysis.gate.slo import load_slo, parse_slo
-from tests.gate.conftest import ROOT
+from tests.utils.gate import ROOT
 
 EXAMPLES = ROOT / "examples"
 

@@ -21,8 +21,8 @@ from analysis.gate.judge import (
 from analysis.gate.junit import to_junit
 from analysis.gate.slo import Objective, load_slo, parse_criterion, parse_slo
 from analysis.load import load_group
-from tests.analysis.synth import flat_calibration
-from tests.gate.conftest import BASELINES, MakeRun, gate_cli
+from tests.utils.gate import BASELINES, gate_cli
+from tests.utils.synth import MakeRun, flat_calibration
 
 QUIET = flat_calibration(0.02)  # runs of one build agree within about 2% on this machine
 

@@ -15,7 +15,7 @@ import pytest
 from analysis.gate.files import judge_dirs
 from analysis.gate.judge import Verdict
 from analysis.gate.serve import GateService, make_server
-from tests.gate.conftest import BASELINES, ROOT, gate_cli
+from tests.utils.gate import BASELINES, ROOT, gate_cli
 
 FLAGGER_PAYLOAD = {
     "name": "chat-backend",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from analysis.gate.slo import SloError, load_slo, parse_criterion, parse_slo
-from tests.gate.conftest import BASELINES, gate_cli
+from tests.utils.gate import BASELINES, gate_cli
 
 VALID = """\
 [gate]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from loadtests.embedded import EmbeddedBackend
-from tests.gate.conftest import gate_cli
+from tests.utils.gate import gate_cli
 
 RUN = ["--users", "10", "--duration", "5s", "--trials", "2", "--max-trials", "3"]
 

@@ -24,10 +24,9 @@ import pytest
 
 from analysis.load import load_run
 from analysis.summarize import summarize
-from tests.conftest import PASSWORD
 from tests.utils.faultserver import EXPECTED_KIND, FaultServer, expected_counts, final_outcomes
 from tests.utils.golden import failed_rows
-from tests.utils.servers import serve_in_thread
+from tests.utils.servers import PASSWORD, serve_in_thread
 
 USERS = 8
 

@@ -30,8 +30,8 @@ from analysis.load import load_run
 from loadtests.embedded import EmbeddedBackend
 from loadtests.merge import merge_parts
 from loadtests.results import PartWriter, ResultsWriteError, rows_to_table, write_json_atomic
-from tests.conftest import PASSWORD
 from tests.utils.golden import failed_rows
+from tests.utils.servers import PASSWORD
 
 RUN = [sys.executable, "-m", "loadtests.cli", "run"]
 

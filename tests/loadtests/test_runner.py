@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from loadtests.embedded import EmbeddedBackend
-from tests.conftest import PASSWORD
 from tests.utils.golden import failed_rows
+from tests.utils.servers import PASSWORD
 
 
 def goldenpath(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

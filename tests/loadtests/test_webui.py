@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from loadtests.embedded import EmbeddedBackend
-from tests.conftest import PASSWORD
 from tests.utils.browser import browser_page, chromium, screenshot
 from tests.utils.processes import end_process
+from tests.utils.servers import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 

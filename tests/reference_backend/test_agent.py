@@ -10,9 +10,8 @@ from fastapi.responses import JSONResponse
 
 from loadtests.embedded import EmbeddedBackend
 from reference_backend.agent import SimulatedModel
-from tests.conftest import PASSWORD
 from tests.utils.golden import GOLDEN, golden_path
-from tests.utils.servers import serve_in_thread
+from tests.utils.servers import PASSWORD, serve_in_thread
 
 
 def test_simulated_model_is_deterministic_per_seed() -> None:

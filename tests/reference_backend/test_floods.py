@@ -12,8 +12,8 @@ import pytest
 from websockets.asyncio.client import connect
 
 from loadtests.embedded import EmbeddedBackend
-from tests.conftest import PASSWORD
 from tests.utils.golden import GOLDEN, golden_path, jwt_subprotocols, login, metric, ws_url
+from tests.utils.servers import PASSWORD
 
 INFLIGHT = 2
 

@@ -26,7 +26,7 @@ from schemathesis import Case, Response
 
 from loadtests.embedded import EmbeddedBackend
 from reference_backend.main import create_app
-from tests.conftest import PASSWORD
+from tests.utils.servers import PASSWORD
 
 # A Python traceback, or a server-side source path, anywhere in a response body.
 LEAK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]*\", line \d+|[\w.\-]+\.py\b")

@@ -14,7 +14,6 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from loadtests.embedded import EmbeddedBackend
-from tests.conftest import PASSWORD
 from tests.utils.golden import (
     GOLDEN,
     concurrent_load,
@@ -23,6 +22,7 @@ from tests.utils.golden import (
     token_subject,
     ws_url,
 )
+from tests.utils.servers import PASSWORD
 
 
 def _login(backend: EmbeddedBackend, username: str = "load0") -> str:

@@ -17,9 +17,9 @@ from loadtests.embedded import EmbeddedBackend
 from reference_backend.config import Settings
 from reference_backend.events import agent_event
 from reference_backend.main import create_app
-from tests.conftest import PASSWORD
 from tests.utils.golden import CANARY, jwt_subprotocols, login, metric, token_subject, ws_url
 from tests.utils.redis_server import RedisServer
+from tests.utils.servers import PASSWORD
 
 
 async def _drain(ws: ClientConnection, seen: list[dict[str, Any]], stop: asyncio.Event) -> None:

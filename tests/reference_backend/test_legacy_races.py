@@ -35,8 +35,8 @@ from reference_backend.legacy.races import (
 from reference_backend.legacy.service import LegacyService
 from reference_backend.legacy.supervisor.execution_engine_factory import ExecutionEngineFactory
 from reference_backend.metrics import Metrics
-from tests.conftest import PASSWORD
 from tests.utils.golden import metric
+from tests.utils.servers import PASSWORD
 
 
 async def _configured() -> tuple[ExecutionEngineFactory, BridgeHolder, RaceCounters]:

@@ -20,8 +20,8 @@ from loadtests.embedded import EmbeddedBackend
 from reference_backend.config import Settings
 from reference_backend.main import create_app
 from reference_backend.ws_protocol import extract_token, offered_subprotocols
-from tests.conftest import PASSWORD
 from tests.utils.golden import jwt_subprotocols, login, ws_url
+from tests.utils.servers import PASSWORD
 
 
 def test_socket_before_startup_gets_1013() -> None:

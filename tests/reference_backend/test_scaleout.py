@@ -28,9 +28,9 @@ from websockets.exceptions import ConnectionClosed
 
 from loadtests.embedded import EmbeddedBackend
 from loadtests.wsclient import jwt_subprotocols, ws_url
-from tests.conftest import PASSWORD
 from tests.utils.golden import concurrent_load, login
 from tests.utils.redis_server import RedisServer
+from tests.utils.servers import PASSWORD
 
 GOLDEN = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 

@@ -23,8 +23,8 @@ from websockets.exceptions import ConnectionClosed
 from loadtests.embedded import EmbeddedBackend
 from reference_backend.config import DEV_SECRET, Settings
 from reference_backend.ratelimit import LoginLimiter, SlidingWindowCounter
-from tests.conftest import PASSWORD
 from tests.utils.golden import GOLDEN, golden_path, jwt_subprotocols, metric, ws_url
+from tests.utils.servers import PASSWORD
 
 # A throwaway RSA public key: what an attacker would pass off as an HMAC secret.
 RSA_PUBLIC_PEM = """-----BEGIN PUBLIC KEY-----

@@ -11,6 +11,9 @@ from typing import Any
 
 import uvicorn
 
+#: The password of the load users the embedded backends provision.
+PASSWORD = "load-password"  # noqa: S105
+
 
 @contextlib.contextmanager
 def serve_in_thread(app: Any) -> Iterator[str]:

@@ -8,6 +8,7 @@ golden_path); the open model adds ``iteration`` rows, some of them dropped.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ STEPS = {
     "response": ("WS", 120.0),
 }
 NAMES = ["login", "ws_connect", "ttfe", "response", "golden_path", "iteration"]
+#: ``make_run("name", seed=1, ...)``: the fixtures that write a run under tmp_path.
+MakeRun = Callable[..., Path]
 START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 
 
