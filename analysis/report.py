@@ -8,278 +8,36 @@ self-contained file: the same tables plus the plots as base64 PNGs.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import plots
-from analysis.compare import BETTER, INCONCLUSIVE, MAX_MORE_RUNS, WORSE, Comparison, Verdict
-from analysis.summarize import CLOSE_1011, Summary, qlabel
-from analysis.summarize import QUANTILES as SUMMARY_QUANTILES
-from resultsformat import FAILURE_KINDS
-from resultsformat.backend import total as attribution_total
-from resultsformat.meta import describe_end, end_reason, is_completed
+from analysis.compare import Comparison, Verdict
+from analysis.summarize import CLOSE_1011, Summary
+from analysis.tables import (  # re-exported: the notebooks use them as report.*
+    DEFECTS,
+    Table,
+    as_frame,
+    badge,
+    compact_rows,
+    comparison_table,
+    failures_table,
+    fmt_ci,
+    fmt_ms,
+    fmt_p,
+    fmt_pct,
+    html_table,
+    md_table,
+    runs_table,
+    story,
+    summary_table,
+    unfinished_runs,
+)
 
 Progress = Callable[[str], None]
-Table = tuple[list[str], list[list[str]]]
-# Verdicts are words, never emoji: they must read the same with no emoji font (a CI
-# runner's browser, a printout), in report.md, report.html and verdict.json alike.
-DEFECTS = ("isolation violations", f"{CLOSE_1011} closes", "dropped iterations")
-
-
-# --- formatting ------------------------------------------------------------------------
-
-
-def fmt_ms(x: float) -> str:
-    if not np.isfinite(x):
-        return "–"
-    return f"{x:.2f} ms" if abs(x) < 10 else f"{x:.1f} ms" if abs(x) < 1000 else f"{x:,.0f} ms"
-
-
-def _num(x: float) -> str:
-    return "–" if not np.isfinite(x) else f"{x:.2f}" if abs(x) < 10 else f"{x:,.1f}"
-
-
-def fmt_pct(x: float, signed: bool = False) -> str:
-    if not np.isfinite(x):
-        return "–"
-    return f"{x:+.1%}" if signed else f"{x:.2%}"
-
-
-def fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "–"
-    return "<1e-300" if p == 0 else f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
-
-
-def fmt_ci(est: float, lo: float, hi: float, f: Callable[[float], str] = _num) -> str:
-    if not np.isfinite(est):
-        return "–"
-
-    def bound(v: float) -> str:
-        return f(v) if np.isfinite(v) else "open"
-
-    return f"{f(est)} [{bound(lo)}, {bound(hi)}]"
-
-
-def _value(row: pd.Series, side: str) -> str:
-    v = row[side]
-    if row["unit"] == "ms":
-        return fmt_ms(v)
-    if row["unit"] == "rps":
-        return "–" if not np.isfinite(v) else f"{v:,.1f}/s"
-    if row["metric"] in DEFECTS:
-        return f"{int(row[f'count_{side}'])} ({fmt_pct(v)})"
-    return fmt_pct(v)
-
-
-def _change(row: pd.Series) -> str:
-    if row["unit"] == "rate":
-        if not np.isfinite(row["diff"]) or row["baseline"] == row["candidate"] == 0:
-            return "–"
-
-        def pp(v: float) -> str:
-            return f"{v * 100:+.2f}" if np.isfinite(v) else "open"
-
-        return f"{pp(row['diff'])} pp [{pp(row['diff_lo'])}, {pp(row['diff_hi'])}]"
-    if not np.isfinite(row["change"]):
-        return "–"
-    lo, hi = row["change_lo"], row["change_hi"]
-    return f"{fmt_pct(row['change'], True)} [{fmt_pct(lo, True)}, {fmt_pct(hi, True)}]"
-
-
-def _verdict(row: pd.Series) -> str:
-    text = str(row["verdict"])
-    if row["verdict"] != INCONCLUSIVE:
-        return text
-    runs, samples = row.get("more_runs", np.nan), row["more_samples"]
-    if np.isfinite(runs) and runs >= MAX_MORE_RUNS:
-        text += f" ({MAX_MORE_RUNS}+ more runs/side)"
-    elif np.isfinite(runs) and runs > 0:
-        text += f" (~{int(runs):,} more run{'s' if runs > 1 else ''}/side)"
-    elif np.isfinite(samples) and samples > 0:
-        text += f" (~{int(samples):,} more samples/side)"
-    return text
-
-
-def _noise(row: pd.Series) -> str:
-    value, df = row.get("noise", np.nan), row.get("noise_df", np.nan)
-    if not np.isfinite(value):
-        return "–"
-    text = f"phi {value:.1f}" if row["unit"] == "rate" else f"{value:.1%}"
-    return f"{text} (df {int(df)})"
-
-
-# --- tables ------------------------------------------------------------------------------
-
-
-def compact_rows(c: Comparison) -> pd.DataFrame:
-    """The rows worth a PR comment's main table."""
-    m = c.metrics
-    keep = (m["name"] == c.primary) & m["metric"].isin(["p50", "p95", "p99", "failure rate"])
-    keep |= (m["section"] == "latency") & m["metric"].isin(["p50", "p99"])
-    keep |= m["section"].isin(["throughput", "defects"])
-    keep |= m["section"].isin(["failures", "failure kinds"]) & m["verdict"].isin([WORSE, BETTER])
-    out = m[keep]
-    first = out["name"] == c.primary
-    return pd.concat([out[first], out[~first]])
-
-
-def comparison_table(c: Comparison, rows: pd.DataFrame, full: bool = False) -> Table:
-    ci = f"change [{c.thresholds.confidence:.0%} CI]"
-    head = ["request", "metric", "baseline", "candidate", ci, "verdict"]
-    if full:
-        head += ["p", "run-to-run noise", "effect (IQR)", "n base", "n cand", "note"]
-    body = []
-    for _, r in rows.iterrows():
-        line = [str(r["name"]), str(r["metric"]), _value(r, "baseline"), _value(r, "candidate")]
-        line += [_change(r), _verdict(r)]
-        if full:
-            eff = r["effect_iqr"]
-            line += [
-                fmt_p(r["p_value"]),
-                _noise(r),
-                "–" if not np.isfinite(eff) else f"{eff:+.2f}",
-            ]
-            line += [f"{int(r['n_baseline']):,}", f"{int(r['n_candidate']):,}", str(r["note"])]
-        body.append(line)
-    return head, body
-
-
-def summary_table(s: Summary) -> Table:
-    conf = f"{s.confidence:.0%} CI"
-    head = ["request", "requests", "throughput", f"p50 [{conf}]", "p90", "p95", "p99"]
-    head += ["p99.9", "max", "failure rate"]
-    body = []
-    for name, r in s.latency.iterrows():
-        line = [str(name), f"{int(r['requests']):,}", f"{r['throughput_rps']:,.1f}/s"]
-        for q in SUMMARY_QUANTILES:
-            lab = qlabel(q)
-            if lab in r:
-                line.append(fmt_ci(r[lab], r[f"{lab}_lo"], r[f"{lab}_hi"], fmt_ms))
-        line += [fmt_ms(r["max"]), fmt_pct(r["failure_rate"])]
-        body.append(line)
-    return head, body
-
-
-def failures_table(sides: Sequence[tuple[str, Summary]]) -> Table:
-    """Agent runs by outcome and close code (the counting rule), then the defect totals."""
-    kinds = [k for k in FAILURE_KINDS if any(s.failure_kinds.get(k, 0) for _, s in sides)]
-    head = ["agent runs"] + [label for label, _ in sides]
-    body = [["runs"] + [f"{s.runs_counted.runs:,}" for _, s in sides]]
-    body += [
-        [f"failed: {k}"] + [f"{int(s.failure_kinds.get(k, 0)):,}" for _, s in sides] for k in kinds
-    ]
-    body += [["interrupted by the end of the load"] + [f"{s.interrupted_runs:,}" for _, s in sides]]
-    codes = sorted({int(k) for _, s in sides for k in s.close_codes.index})
-    body += [
-        [f"closed with {code}"] + [f"{int(s.close_codes.get(code, 0)):,}" for _, s in sides]
-        for code in codes
-    ]
-    body += [["isolation violations"] + [f"{s.isolation_violations:,}" for _, s in sides]]
-    body += [[f"{CLOSE_1011} closes"] + [f"{s.closes_1011:,}" for _, s in sides]]
-    body += [["dropped iterations"] + [f"{s.dropped_iterations:,}" for _, s in sides]]
-    # a legacy backend names the race behind each defect (its factory metrics)
-    backends = [attribution_total(s.paths) for _, s in sides]
-    if any(b is not None for b in backends):
-        rows = [b.rows() if b is not None else None for b in backends]
-        what = next(r for r in rows if r is not None)
-        for i, (title, _) in enumerate(what):
-            body.append([f"backend: {title}"] + [r[i][1] if r else "–" for r in rows])
-    return head, body
-
-
-def runs_table(sides: Sequence[tuple[str, Summary]]) -> Table:
-    head = ["side", "run", "factory", "scenario", "users", "rows", "end", "warm-up cut"]
-    body = []
-    for label, s in sides:
-        for meta, (run, cut) in zip(s.meta, s.warmup.items(), strict=True):
-            scen = meta.get("scenario") or {}
-            body.append(
-                [
-                    label,
-                    run,
-                    str(meta.get("factory_mode")),
-                    f"{scen.get('name', '?')} ({scen.get('model', '?')})",
-                    str(meta.get("users", "?")),
-                    f"{int(meta.get('events_rows') or 0):,}",
-                    end_reason(meta),
-                    f"{cut.cut_s:.1f} s ({cut.rule})",
-                ]
-            )
-    return head, body
-
-
-def unfinished_runs(sides: Sequence[tuple[str, Summary]]) -> list[str]:
-    """One warning per run whose ``end_reason`` is not ``completed``: its figures are partial."""
-    lines = []
-    for label, s in sides:
-        for meta, run in zip(s.meta, s.warmup, strict=True):
-            if not is_completed(meta):
-                lines.append(f"{label} run {run} did not complete: {describe_end(meta)}")
-    return lines
-
-
-def as_frame(table: Table) -> pd.DataFrame:
-    """A rendered table as a DataFrame (for notebooks)."""
-    head, body = table
-    return pd.DataFrame(body, columns=head)
-
-
-def _defects_line(s: Summary, label: str) -> str:
-    runs = s.runs_counted
-    rate = runs.failed / runs.judged if runs.judged else float("nan")
-    line = (
-        f"**{label}**: {s.isolation_violations:,} isolation violations, {s.closes_1011:,} "
-        f"{CLOSE_1011} closes, {s.dropped_iterations:,} dropped iterations; "
-        f"{runs.failed:,} failed of {runs.judged:,} agent runs ({fmt_pct(rate)})"
-    )
-    if runs.interrupted:
-        line += f", {runs.interrupted:,} interrupted by the end of the load"
-    backend = attribution_total(s.paths)
-    if backend is not None:  # a legacy backend names the race behind each defect
-        line += "; the backend's attribution: " + "; ".join(backend.lines())
-    if s.primary in s.latency.index:
-        r = s.latency.loc[s.primary]
-        line += f"; {s.primary} p50 {fmt_ms(r['p50'])}, p99 {fmt_ms(r['p99'])}"
-    return line
-
-
-def story(
-    first: Summary, second: Summary | None = None, first_label: str = "", second_label: str = ""
-) -> str:
-    """The defect and latency story of one or two summaries, as Markdown bullets."""
-    lines = [f"- {_defects_line(first, first_label or first.label)}"]
-    if second is not None:
-        lines.append(f"- {_defects_line(second, second_label or second.label)}")
-    return "\n".join(lines)
-
-
-def md_table(table: Table) -> str:
-    head, body = table
-    esc = lambda v: v.replace("|", "\\|").replace("\n", " ")  # noqa: E731
-    lines = ["| " + " | ".join(map(esc, head)) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(map(esc, row)) + " |" for row in body]
-    return "\n".join(lines)
-
-
-def html_table(table: Table) -> str:
-    """An HTML table; a ``verdict`` column's cells are text badges."""
-    head, body = table
-    out = ["<table>", "<thead><tr>"]
-    out += [f"<th>{html.escape(h)}</th>" for h in head]
-    out += ["</tr></thead>", "<tbody>"]
-    verdicts = {i for i, h in enumerate(head) if h == "verdict"}
-    for row in body:
-        cells = "".join(
-            f"<td>{badge(v) if i in verdicts else html.escape(v)}</td>" for i, v in enumerate(row)
-        )
-        out.append(f"<tr>{cells}</tr>")
-    out += ["</tbody>", "</table>"]
-    return "\n".join(out)
 
 
 # --- documents ---------------------------------------------------------------------------
@@ -334,55 +92,115 @@ def method_text(c: Comparison | None, confidence: float) -> list[str]:
     return lines
 
 
-def render_markdown(result: Comparison | Summary, *, html_name: str | None = None) -> str:
-    """GitHub-flavoured Markdown for a PR comment."""
-    out: list[str] = []
+@dataclass(frozen=True)
+class Section:
+    """One part of a report: a table, a list or a plot, under a title.
+
+    ``fold``: how report.md shows it: ``OPEN`` (in the comment itself), a ``<details>``
+    summary that starts a folded block, ``JOIN`` (into the block above) or ``HTML_ONLY``
+    (the plots: report.md points at report.html)."""
+
+    title: str
+    table: Table | None = None
+    items: tuple[str, ...] = ()
+    figure: tuple[str, Callable[[], Figure]] | None = None  # alt text, the plot
+    fold: str = ""
+    md_table: Table | None = None  # report.md's, where it is more compact than the page's
+
+
+OPEN, JOIN, HTML_ONLY = "", "\x00join", "\x00html"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A report, built once (``document``) and rendered twice (Markdown and HTML)."""
+
+    title: str  # the HTML page's title
+    md_title: str
+    lead: str  # report.md's bold first line
+    verdict: Verdict | None  # a comparison's (the HTML badge), None for a summary
+    headline: str  # the headline after the verdict
+    warnings: tuple[str, ...]
+    describes: tuple[str, ...]
+    sections: tuple[Section, ...]
+
+
+def document(result: Comparison | Summary) -> Document:
+    """What a report says, in order: the same for report.md and report.html."""
     if isinstance(result, Comparison):
         c = result
-        out.append("### goldenpath report")
-        out.append("")
+        sides = [(f"baseline {c.baseline.label}", c.baseline)]
+        sides += [(f"candidate {c.candidate.label}", c.candidate)]
         verdict, _, rest = c.headline.partition(": ")
-        out.append(f"**{verdict}**: {rest}")
-        out.append("")
+        first: list[Section] = [
+            Section("Main figures", comparison_table(c, compact_rows(c))),
+            Section("All metrics", comparison_table(c, c.metrics, full=True),
+                    fold=f"All metrics ({len(c.metrics)})"),
+        ]  # fmt: skip
         warn = unfinished_runs([("baseline", c.baseline), ("candidate", c.candidate)])
-        out += [f"> **Warning:** {w}" for w in warn] + ([""] if warn else [])
-        out.append(f"- baseline {_describe(c.baseline)}")
-        out.append(f"- candidate {_describe(c.candidate)}")
-        out.append("")
-        out.append(md_table(comparison_table(c, compact_rows(c))))
-        out += ["", f"<details><summary>All metrics ({len(c.metrics)})</summary>", ""]
-        out.append(md_table(comparison_table(c, c.metrics, full=True)))
-        out += ["", "</details>", ""]
-        sides = [("baseline", c.baseline), ("candidate", c.candidate)]
-        out += ["<details><summary>Agent runs by outcome, close codes</summary>", ""]
-        out.append(md_table(failures_table(sides)))
-        out += ["", "</details>", ""]
-        out += ["<details><summary>Runs, notes and method</summary>", ""]
-        out.append(md_table(runs_table(sides)))
-        out.append("")
-        out += [f"- {n}" for n in c.notes]
-        out += [f"- {n}" for n in method_text(c, c.thresholds.confidence)]
-        out += ["", "</details>"]
+        notes = [*c.notes, *method_text(c, c.thresholds.confidence)]
+        runs_fold = "Runs, notes and method"
+        title, md_title = f"goldenpath report: {c.verdict}", "### goldenpath report"
+        lead, the_verdict, headline = f"**{verdict}**: {rest}", c.verdict, rest
+        describes: tuple[str, ...] = (
+            f"baseline {_describe(c.baseline)}",
+            f"candidate {_describe(c.candidate)}",
+        )
     else:
         s = result
-        out.append(f"### goldenpath report: run summary of `{s.label}`")
-        out.append("")
-        out.append(
+        sides = [(s.label, s)]
+        first = [Section("Requests", summary_table(s))]
+        warn = unfinished_runs([(s.label, s)])
+        notes = method_text(None, s.confidence)
+        runs_fold = "Runs and method"
+        title = f"goldenpath report: run summary of {s.label}"
+        md_title = f"### goldenpath report: run summary of `{s.label}`"
+        lead = (
             f"**{s.isolation_violations:,} isolation violations, {s.closes_1011:,} "
             f"{CLOSE_1011} closes, {s.dropped_iterations:,} dropped iterations**"
         )
-        out.append("")
-        warn = unfinished_runs([(s.label, s)])
-        out += [f"> **Warning:** {w}" for w in warn] + ([""] if warn else [])
-        out.append(f"- {_describe(s)}")
-        out.append("")
-        out.append(md_table(summary_table(s)))
-        out += ["", "<details><summary>Agent runs by outcome, close codes</summary>", ""]
-        out.append(md_table(failures_table([(s.label, s)])))
-        out += ["", "</details>", "", "<details><summary>Runs and method</summary>", ""]
-        out.append(md_table(runs_table([(s.label, s)])))
-        out.append("")
-        out += [f"- {n}" for n in method_text(None, s.confidence)]
+        the_verdict, headline, describes = None, "", (_describe(s),)
+    # report.md names the sides "baseline" and "candidate"; the page adds their labels
+    short = [(label.split(" ")[0], x) for label, x in sides] if len(sides) == 2 else sides
+    figures = [
+        Section(caption, figure=(alt, plot), fold=HTML_ONLY)
+        for caption, alt, plot in _figure_jobs(sides)
+    ]
+    rest_sections = [
+        Section("Agent runs by outcome, close codes", failures_table(sides),
+                fold="Agent runs by outcome, close codes", md_table=failures_table(short)),
+        Section("Runs", runs_table(sides), fold=runs_fold, md_table=runs_table(short)),
+        Section("Notes and method", items=tuple(notes), fold=JOIN),
+    ]  # fmt: skip
+    return Document(
+        title=title, md_title=md_title, lead=lead, verdict=the_verdict, headline=headline,
+        warnings=tuple(warn), describes=describes, sections=(*first, *figures, *rest_sections),
+    )  # fmt: skip
+
+
+def render_markdown(result: Comparison | Summary, *, html_name: str | None = None) -> str:
+    """GitHub-flavoured Markdown for a PR comment."""
+    doc = document(result)
+    out = [doc.md_title, "", doc.lead, ""]
+    out += [f"> **Warning:** {w}" for w in doc.warnings] + ([""] if doc.warnings else [])
+    out += [f"- {d}" for d in doc.describes] + [""]
+    open_block = False
+    for sec in doc.sections:
+        if sec.fold == HTML_ONLY:
+            continue
+        table = sec.md_table or sec.table
+        body = md_table(table) if table is not None else "\n".join(f"- {n}" for n in sec.items)
+        if sec.fold == OPEN:
+            out.append(body)
+            continue
+        if sec.fold == JOIN:
+            out += ["", body]
+            continue
+        if open_block:
+            out += ["", "</details>"]
+        out += ["", f"<details><summary>{sec.fold}</summary>", "", body]
+        open_block = True
+    if open_block:
         out += ["", "</details>"]
     if html_name:
         out += ["", f"Plots: `{html_name}` (self-contained HTML)."]
@@ -412,12 +230,6 @@ nav ol{columns:2;font-size:.9em} section{margin-top:1.5em}
 """
 
 
-def badge(verdict: str) -> str:
-    """A verdict as an HTML text badge: readable with no emoji font, and in print."""
-    css = {v.value: v.name.lower() for v in Verdict}.get(verdict.split(" (")[0], "same")
-    return f'<span class="badge {css}">{html.escape(verdict)}</span>'
-
-
 def _anchor(title: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
 
@@ -429,49 +241,30 @@ def render_html(
 ) -> str:
     """One self-contained HTML page: the tables and every plot as a base64 PNG, a table of
     contents, alt text for every plot, and print styles (it is attached to PRs and printed)."""
-    head: list[str] = []
-    sections: list[tuple[str, str]] = []  # (title, html)
-    if isinstance(result, Comparison):
-        c = result
-        title = f"goldenpath report: {c.verdict}"
-        sides = [(f"baseline {c.baseline.label}", c.baseline)]
-        sides += [(f"candidate {c.candidate.label}", c.candidate)]
-        _, _, rest = c.headline.partition(": ")
-        head.append(f'<p class="headline">{badge(c.verdict.value)} {html.escape(rest)}</p>')
-        warn = unfinished_runs([("baseline", c.baseline), ("candidate", c.candidate)])
-        head += [f'<p class="warn">Warning: {html.escape(w)}</p>' for w in warn]
-        head.append(
-            f"<ul><li>baseline {html.escape(_describe(c.baseline))}</li>"
-            f"<li>candidate {html.escape(_describe(c.candidate))}</li></ul>"
-        )
-        sections.append(("Main figures", html_table(comparison_table(c, compact_rows(c)))))
-        sections.append(("All metrics", html_table(comparison_table(c, c.metrics, full=True))))
-        notes, method = c.notes, method_text(c, c.thresholds.confidence)
+    doc = document(result)
+    warn = [f'<p class="warn">Warning: {html.escape(w)}</p>' for w in doc.warnings]
+    if doc.verdict is not None:
+        head = [f'<p class="headline">{badge(doc.verdict.value)} {html.escape(doc.headline)}</p>']
+        items = "".join(f"<li>{html.escape(d)}</li>" for d in doc.describes)
+        head += [*warn, f"<ul>{items}</ul>"]
     else:
-        s = result
-        title = f"goldenpath report: run summary of {s.label}"
-        sides = [(s.label, s)]
-        head.append(f"<p>{html.escape(_describe(s))}</p>")
-        head += [
-            f'<p class="warn">Warning: {html.escape(w)}</p>'
-            for w in unfinished_runs([(s.label, s)])
-        ]
-        sections.append(("Requests", html_table(summary_table(s))))
-        notes, method = [], method_text(None, s.confidence)
-    for caption, alt, fig_fn in _figure_jobs(sides):
-        if progress:
-            progress(f"plotting {caption.lower()}")
-        img = plots.to_base64(fig_fn())
-        sections.append(
-            (caption, f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{img}">')
-        )
-    sections.append(("Agent runs by outcome, close codes", html_table(failures_table(sides))))
-    sections.append(("Runs", html_table(runs_table(sides))))
-    items = "".join(f"<li>{html.escape(n)}</li>" for n in [*notes, *method])
-    sections.append(("Notes and method", f"<ul>{items}</ul>"))
+        head = [f"<p>{html.escape(doc.describes[0])}</p>", *warn]
+    sections: list[tuple[str, str]] = []  # (title, html)
+    for sec in doc.sections:
+        if sec.figure is not None:
+            alt, plot = sec.figure
+            if progress:
+                progress(f"plotting {sec.title.lower()}")
+            img = plots.to_base64(plot())
+            content = f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{img}">'
+        elif sec.table is not None:
+            content = html_table(sec.table)
+        else:
+            content = "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in sec.items) + "</ul>"
+        sections.append((sec.title, content))
     toc = "".join(f'<li><a href="#{_anchor(t)}">{html.escape(t)}</a></li>' for t, _ in sections)
     # the verdict is named once, in the headline's badge; the page title carries it too
-    h1 = "goldenpath report" if isinstance(result, Comparison) else title
+    h1 = "goldenpath report" if doc.verdict is not None else doc.title
     body = [f"<h1>{html.escape(h1)}</h1>", *head]
     body.append(f'<nav aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>')
     body += [
@@ -480,7 +273,7 @@ def render_html(
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n"
+        f"<title>{html.escape(doc.title)}</title><style>{CSS}</style></head>\n"
         "<body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
 
@@ -515,3 +308,11 @@ def write_report(
     md_path.write_text(render_markdown(result, html_name=html_path.name), encoding="utf-8")
     html_path.write_text(render_html(result, progress=progress), encoding="utf-8")
     return md_path, html_path
+
+
+__all__ = [
+    "DEFECTS", "Document", "Section", "Table", "as_frame", "badge", "compact_rows",
+    "comparison_table", "document", "failures_table", "fmt_ci", "fmt_ms", "fmt_p", "fmt_pct",
+    "html_table", "md_table", "render_html", "render_markdown", "runs_table", "story",
+    "summary_table", "unfinished_runs", "write_report",
+]  # fmt: skip
