@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -50,9 +51,27 @@ from resultsformat.meta import describe_end, is_completed
 from .readers import Missing, TooFew
 from .slo import COUNT, LATENCY, METRICS, RATE, Criterion, Objective, Slo
 
-PASS, WARN, FAIL, INCONC, SKIP = "pass", "warning", "fail", "inconclusive", "skipped"
-EXIT_CODES = {PASS: 0, WARN: 0, FAIL: 1, INCONC: 3}
-_SCORE = {PASS: 1.0, WARN: 0.5, FAIL: 0.0}
+
+class Outcome(StrEnum):
+    """An objective's (and the gate's) outcome: the words of verdict.json, JUnit and the
+    HTTP answer, defined once. Members are strings, so they compare and serialise as such."""
+
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
+    WARN = "warning"
+    FAIL = "fail"
+    INCONC = "inconclusive"
+    SKIP = "skipped"
+
+
+PASS, WARN, FAIL, INCONC, SKIP = (
+    Outcome.PASS,
+    Outcome.WARN,
+    Outcome.FAIL,
+    Outcome.INCONC,
+    Outcome.SKIP,
+)
+EXIT_CODES: dict[str, int] = {PASS: 0, WARN: 0, FAIL: 1, INCONC: 3}
+_SCORE: dict[str, float] = {PASS: 1.0, WARN: 0.5, FAIL: 0.0}
 
 # Always judged, whatever the SLO file says: figures from a run that lost a worker,
 # lost its backend, failed to write its results or was killed are not a measurement

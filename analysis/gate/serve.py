@@ -38,7 +38,7 @@ from .judge import FAIL, INCONC, Verdict
 from .trials import add_run_options, gate_run_from_args
 
 SERVE_PROG = f"{PROG} serve"
-STATUS = {FAIL: 412, INCONC: 503}
+STATUS: dict[str, int] = {FAIL: 412, INCONC: 503}
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # a Kubernetes name
 _MAX_BODY = 1 << 20
 
