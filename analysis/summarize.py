@@ -287,13 +287,17 @@ def summarize(
     runs = RunCounts()
     per_run_counts: dict[str, RunCounts] = {}
     raw_total: pd.DataFrame | None = None
+    order: list[str] = []
     request_frames = []
     for sc in scans:
         runs.merge(sc.counts)
         per_run_counts[sc.label] = sc.counts
         table = requests_table(sc.by_name, sc.counts)
         request_frames.append(table.assign(run=sc.label).rename_axis("name").reset_index())
-        raw_total = sc.by_name if raw_total is None else raw_total.add(sc.by_name, fill_value=0)
+        order += [str(n) for n in sc.by_name.index if str(n) not in order]
+        raw_total = (
+            sc.by_name if raw_total is None else raw_total.add(sc.by_name, fill_value=0)
+        ).reindex(order)  # names in order of first appearance, as one run has them
     assert raw_total is not None, "a group has at least one run"
     per_name = requests_table(raw_total, runs)
     per_run_requests = (

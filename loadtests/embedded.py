@@ -80,6 +80,9 @@ class EmbeddedBackend:
         # Load users are hashed cheaply so a run measures the platform, not scrypt.
         env.setdefault("GOLDENPATH_KDF_LOG2_N", "8")
         env.setdefault("GOLDENPATH_ACCESS_LOG", "false")
+        # uvicorn's "running on" line (INFO) names the port: a caller's quieter level
+        # for its own backend must not hide it.
+        env["GOLDENPATH_LOG_LEVEL"] = "info"
         for key, value in self.settings.items():
             env[f"GOLDENPATH_{key.upper()}"] = str(value)
         env["PYTHONUNBUFFERED"] = "1"

@@ -121,7 +121,8 @@ def _read(src: pa.Table | Path, where: pc.Expression) -> pa.Table:
     if isinstance(src, pa.Table):
         table = src.filter(where)
     else:
-        table = pq.read_table(src, filters=where)
+        # partitioning=None: a directory named like "users=50" is not a column
+        table = pq.read_table(src, filters=where, partitioning=None)
     return table if table.schema.equals(SCHEMA) else table.cast(SCHEMA)
 
 

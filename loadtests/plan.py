@@ -96,6 +96,20 @@ class RunPlan:
             raise UsageError("--duration and --response-timeout must be > 0, --think-time >= 0")
         if self.scenario not in SHAPES:
             raise UsageError(f"--scenario {self.scenario!r}: one of {', '.join(sorted(SHAPES))}")
+        for name, value, allowed in (
+            ("--model", self.model, ("closed", "open")),
+            ("--connection", self.connection, ("per-iteration", "persistent")),
+            ("--arrival", self.arrival, ("constant", "poisson")),
+            ("--start-runs", self.start_runs, (None, "ws", "http", "http-first")),
+            ("--factory", self.factory, (None, "canonical", "legacy")),
+        ):
+            if value not in allowed:
+                choices = ", ".join(a for a in allowed if a)
+                raise UsageError(f"{name} {value!r}: one of {choices}")
+        if self.source_addresses < 1:
+            raise UsageError("--source-addresses must be at least 1")
+        if self.spawn_rate is not None and not self.spawn_rate > 0:
+            raise UsageError("--spawn-rate must be > 0")
         if self.processes < 1 or self.processes > 64:
             raise UsageError("--processes must be between 1 and 64")
         if self.expect_workers:

@@ -216,6 +216,7 @@ def summarize_rows(out_dir: Path) -> dict[str, Any]:
     counts = RunCounts()
     raw: pd.DataFrame | None = None
     ok_ms: dict[str, list[Any]] = {}
+    order: list[str] = []  # names in order of first appearance, as requests_by_name has them
     rows = 0
     for path in event_files(out_dir):
         reader = pq.ParquetFile(path, read_dictionary=["name", "failure_kind", "prior_kind"])
@@ -227,14 +228,15 @@ def summarize_rows(out_dir: Path) -> dict[str, Any]:
             )
             df = df[df["name"] != LATE_FRAME]  # not requests: each changes one run's outcome
             df["not_request"] = df["failure_kind"].isin(NOT_REQUEST_KINDS).to_numpy(bool)
-            df["ok"] = df["ok"].fillna(False).astype(bool)
+            df["ok"] = df["ok"].astype("boolean").fillna(False).astype(bool)
             grouped = df.groupby("name", sort=False, observed=True)
             part = pd.DataFrame(
                 {"rows": grouped.size(), "not_requests": grouped["not_request"].sum(),
                  "ok": grouped["ok"].sum()}
             )  # fmt: skip
             part.index = part.index.astype(str)
-            raw = part if raw is None else raw.add(part, fill_value=0)
+            order += [n for n in part.index if n not in order]
+            raw = part if raw is None else raw.add(part, fill_value=0).reindex(order)
             for name, ms in df.loc[df["ok"], ["name", "ms"]].groupby(
                 "name", sort=False, observed=True
             )["ms"]:

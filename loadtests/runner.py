@@ -288,10 +288,10 @@ class RunResult:
 def run(plan: RunPlan) -> RunResult:
     """One load run from Python, as ``goldenpath run`` makes it; returns when it is recorded.
 
-    Raises ``UsageError`` for a plan that cannot run (before anything starts),
-    ``BackendError`` when the embedded backend cannot start and ``ResultsWriteError``
-    when not even ``meta.json`` can be written. A run that starts and then fails (a dead
-    backend, a lost worker, a full disk) returns, with its ``end_reason``.
+    Raises ``UsageError`` for a plan that cannot run (before anything starts) and
+    ``ResultsWriteError`` when not even ``meta.json`` can be written. A run that fails
+    once its directory exists (a backend that cannot start or dies, a lost worker, a full
+    disk) returns, with its ``end_reason`` and ``end_detail``.
     """
     plan = plan.checked()
     out = plan.out or _default_out(plan.factory or "run")

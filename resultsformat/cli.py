@@ -2,8 +2,9 @@
 
 * ``OneLineParser``: argparse whose usage error is one line on stderr and exit 2;
 * ``usage_error``: the same one line for errors found after parsing;
-* ``configure_logging``: every verb logs the same way (stderr; level from
-  ``GOLDENPATH_LOG_LEVEL``, default WARNING);
+* ``configure_logging``: every verb logs the same way (stderr, ``LEVEL name: message``;
+  level from ``GOLDENPATH_CLI_LOG_LEVEL``, default WARNING, INFO for the backend's own
+  ``python -m reference_backend``; ``GOLDENPATH_LOG_LEVEL`` is the backend's setting);
 * ``dispatch``: ``PROG VERB [options]`` from a table of verbs, used by ``goldenpath``
   and by ``python -m`` of each package.
 
@@ -22,7 +23,7 @@ from typing import NoReturn
 #: A verb: ``main(argv) -> exit code``.
 Verb = Callable[[list[str]], int]
 USAGE_EXIT = 2
-LOG_LEVEL_VAR = "GOLDENPATH_LOG_LEVEL"
+LOG_LEVEL_VAR = "GOLDENPATH_CLI_LOG_LEVEL"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -39,12 +40,12 @@ def usage_error(prog: str, message: str) -> int:
 
 
 def configure_logging(default: str = "WARNING") -> None:
-    """Log records to stderr, one line each, at ``GOLDENPATH_LOG_LEVEL`` (or ``default``)."""
+    """Log records to stderr, one line each, at ``GOLDENPATH_CLI_LOG_LEVEL`` (or ``default``)."""
     name = os.environ.get(LOG_LEVEL_VAR, default).upper()
     level = logging.getLevelName(name)
     logging.basicConfig(
         level=level if isinstance(level, int) else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
 

@@ -41,6 +41,11 @@ def test_the_cli_and_python_build_the_same_plan() -> None:
         (RunPlan(model="open"), "--model open needs --rate"),
         (RunPlan(host="127.0.0.1:8000"), "expected a URL"),
         (RunPlan(processes=4, pool_size=2), "a pool of 2 account(s)"),
+        (RunPlan(model="Open"), "--model 'Open': one of closed, open"),  # type: ignore[arg-type]
+        (RunPlan(connection="persistant"), "--connection 'persistant'"),  # type: ignore[arg-type]
+        (RunPlan(arrival="poison"), "--arrival 'poison'"),  # type: ignore[arg-type]
+        (RunPlan(source_addresses=0), "--source-addresses must be at least 1"),
+        (RunPlan(spawn_rate=-1), "--spawn-rate must be > 0"),
     ],
 )
 def test_a_plan_that_cannot_run_is_refused_before_anything_starts(

@@ -77,3 +77,13 @@ def test_merge_keeps_a_merged_file_and_null_timestamps(
     assert got.column("ts").null_count == 2
     # one global stable sort puts the rows with no ts last
     assert got.equals(pa.concat_tables([table, nulls]).sort_by("ts"))
+
+
+def test_a_directory_named_like_a_partition_is_not_a_column(tmp_path: Path) -> None:
+    out = tmp_path / "users=50" / "run"  # pyarrow's hive discovery would add a users column
+    (out / "events").mkdir(parents=True)
+    rows = _rows(np.random.default_rng(2), 0, 10, spread_s=1.0)
+    PartWriter(out / "events").write(rows)
+    assert merge_parts(out) == 10
+    merged = pq.ParquetFile(out / "events.parquet").read()  # read_table would add the column
+    assert merged.equals(rows_to_table(rows).sort_by("ts"))
