@@ -20,6 +20,9 @@ from types import TracebackType
 import httpx
 
 _LISTENING = re.compile(r"Uvicorn running on http://([^\s:]+|\[[^\]]+\]):(\d+)")
+# uvicorn's INFO line, one per worker, once its lifespan startup is done (the backend
+# builds its factory and connects Redis there)
+_STARTED = re.compile(r"Application startup complete\.")
 
 
 class BackendError(RuntimeError):
@@ -35,6 +38,10 @@ class EmbeddedBackend:
         settings: extra ``GOLDENPATH_*`` settings, e.g. ``{"agent_think_ms": 20}``.
         log_path: where the backend's log goes (default: a temporary file).
         startup_timeout_s: how long to wait for ``/ready``.
+        workers: uvicorn worker processes (``--workers``). ``start()`` returns once every
+            worker has finished its startup, not when the first answers ``/ready``: a
+            worker still starting fails on its own (Redis gone, say), and uvicorn then
+            stops the whole server.
         port: the port to listen on; 0 (the default) takes a free one. A fixed port
             lets a restarted backend come back at the same URL.
     """
@@ -51,7 +58,12 @@ class EmbeddedBackend:
         startup_timeout_s: float = 30.0,
         extra_args: Sequence[str] = (),
         port: int = 0,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1 (got {workers})")
+        if "--workers" in extra_args:
+            raise ValueError("pass workers=N, not --workers in extra_args")
         self.factory = factory
         self.users = users
         self.prefix = prefix
@@ -65,6 +77,7 @@ class EmbeddedBackend:
         self.startup_timeout_s = startup_timeout_s
         self.extra_args = list(extra_args)
         self.port = port
+        self.workers = workers
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self._log_file: object = None
@@ -104,6 +117,8 @@ class EmbeddedBackend:
         self._log_file = log
         cmd = [sys.executable, "-m", "reference_backend", "serve", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), *self.extra_args]
+        if self.workers > 1:
+            cmd += ["--workers", str(self.workers)]
         self.process = subprocess.Popen(  # noqa: S603
             cmd, env=self._env(), stdout=log, stderr=subprocess.STDOUT
         )
@@ -135,12 +150,18 @@ class EmbeddedBackend:
             if self.process is not None and self.process.poll() is not None:
                 raise BackendError(f"backend exited with {self.process.returncode}: {self.tail()}")
             try:
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200 and (
+                    self.workers == 1 or self._workers_started() >= self.workers
+                ):
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         raise BackendError(f"backend not ready within {self.startup_timeout_s}s")
+
+    def _workers_started(self) -> int:
+        """How many worker processes have finished their startup (uvicorn logs each)."""
+        return len(_STARTED.findall(self.log_path.read_text(errors="replace")))
 
     def tail(self, chars: int = 2000) -> str:
         try:

@@ -47,7 +47,7 @@ def churn_backend(
             users=60,
             password=PASSWORD,
             settings={"redis_url": redis.url},
-            extra_args=["--workers", "2"],
+            workers=2,
         ) as backend,
     ):
         yield backend

@@ -11,6 +11,7 @@ and the backend recovers when it is back. Every worker tells which process it is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -35,13 +36,20 @@ from tests.utils.servers import PASSWORD
 GOLDEN = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 
 
-def two_workers(redis: RedisServer, **settings: object) -> EmbeddedBackend:
-    return EmbeddedBackend(
+@contextlib.contextmanager
+def two_workers(redis: RedisServer, **settings: object) -> Iterator[EmbeddedBackend]:
+    """The backend with two uvicorn workers; a failing test shows the backend's log."""
+    with EmbeddedBackend(
         users=60,
         password=PASSWORD,
         settings={"redis_url": redis.url, **settings},
-        extra_args=["--workers", "2"],
-    )
+        workers=2,
+    ) as b:
+        try:
+            yield b
+        except BaseException:
+            print(f"--- the backend's log, last 20,000 characters ---\n{b.tail(20_000)}")
+            raise
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +81,22 @@ async def socket_on(
             return ws, pid
         await ws.close()
     raise AssertionError("40 sockets all landed on one worker")
+
+
+def test_the_embedded_backend_returns_once_every_worker_has_started() -> None:
+    """Not when the first worker answers /ready: a second one still starting would fail
+    on its own when Redis went away, and uvicorn would then stop the whole server."""
+    with RedisServer() as redis, two_workers(redis) as b:
+        assert b.tail(10**6).count("Application startup complete.") == 2, b.tail()
+        redis.stop()
+        statuses: list[int] = []
+        with fresh(b.url) as http:  # the workers see Redis gone, and say so
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and statuses[-4:] != [503] * 4:
+                statuses.append(http.get("/ready").status_code)
+                time.sleep(0.2)
+        assert statuses[-4:] == [503] * 4, statuses
+        assert b.process is not None and b.process.poll() is None, b.tail()
 
 
 async def read_until_completed(
