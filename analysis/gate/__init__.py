@@ -2,7 +2,9 @@
 
 ::
 
-    slo.py      the SLO file: objectives, criteria, parsing with line numbers (SloError)
+    criteria.py the metrics an objective may judge (and how each is read: readers.py),
+                the criterion grammar ``p95 < 200 ms``, ``p95 <= +10%``
+    slo.py      the SLO file: pydantic models of its tables, errors with line numbers
     judge.py    objective outcomes and the four-way verdict (pass, warning, fail, inconclusive)
     junit.py    JUnit XML, one test case per objective
     trials.py   ``gate run``: smoke on green, interleaved blue/green trials, judge

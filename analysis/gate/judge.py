@@ -48,8 +48,9 @@ from analysis.load import RunGroup
 from analysis.summarize import Summary, qlabel, summarize
 from resultsformat.meta import describe_end, is_completed
 
+from .criteria import COUNT, LATENCY, METRICS, RATE, Criterion
 from .readers import Missing, TooFew
-from .slo import COUNT, LATENCY, METRICS, RATE, Criterion, Objective, Slo
+from .slo import Objective, Slo
 
 
 class Outcome(StrEnum):

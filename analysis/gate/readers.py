@@ -1,5 +1,5 @@
 """How each SLO metric is read from a summary: the readers of the metric table
-(``slo.METRICS``). A reader raises ``Missing`` when the results lack what it needs and
+(``criteria.METRICS``). A reader raises ``Missing`` when the results lack what it needs and
 ``TooFew`` when a percentile has too few samples for a bounded interval."""
 
 from __future__ import annotations

@@ -24,88 +24,54 @@ Every error a user can make is an ``SloError`` carrying the file and line.
 
 from __future__ import annotations
 
-import math
-import operator
 import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from analysis.steady import Warmup, parse_warmup
 
-from . import readers as rd
-from .readers import Reader
+from .criteria import (
+    COUNT,
+    LATENCY,
+    METRICS,
+    OPS,
+    QUANTILE_METRICS,
+    RATE,
+    RPS,
+    Criterion,
+    MetricSpec,
+    parse_criterion,
+)
+
+__all__ = [
+    "COUNT",
+    "DEFAULT_SLO",
+    "LATENCY",
+    "METRICS",
+    "MISSING_POLICIES",
+    "OPS",
+    "QUANTILE_METRICS",
+    "RATE",
+    "RPS",
+    "Criterion",
+    "MetricSpec",
+    "Objective",
+    "Slo",
+    "SloError",
+    "load_slo",
+    "parse_criterion",
+    "parse_slo",
+]
 
 DEFAULT_SLO = "default_slo.toml"
-
-RATE, LATENCY, COUNT, RPS = "rate", "latency", "count", "rps"
-QUANTILE_METRICS = ("p50", "p90", "p95", "p99", "p99.9")
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """What a metric measures: its kind (units), default request, and what it accepts."""
-
-    kind: str
-    read: Reader  # how the value is read from a summary (readers.py)
-    default_request: str | None = None
-    takes_request: bool = True
-    relative: bool = False  # may be judged against a baseline
-    help: str = ""
-
-
-METRICS: dict[str, MetricSpec] = {
-    "completion_rate": MetricSpec(
-        RATE, rd.success_rate, "golden_path", help="ok / requests of a request name"
-    ),
-    "ws_connect_success_rate": MetricSpec(RATE, rd.success_rate, "ws_connect", takes_request=False),
-    "failure_rate": MetricSpec(
-        RATE, rd.failure_rate, None, help="failed / requests, all names or one"
-    ),
-    "isolation_violations": MetricSpec(COUNT, rd.isolation_violations, takes_request=False),
-    "close_1011": MetricSpec(COUNT, rd.closes_1011, takes_request=False),
-    **{
-        q: MetricSpec(LATENCY, rd.latency_column, "golden_path", relative=True)
-        for q in QUANTILE_METRICS
-    },
-    "mean": MetricSpec(LATENCY, rd.latency_column, "golden_path"),
-    "max": MetricSpec(LATENCY, rd.latency_column, "golden_path"),
-    "throughput_rps": MetricSpec(RPS, rd.latency_column, "golden_path"),
-    **{
-        f"factory_creation_{s}_ms": MetricSpec(LATENCY, rd.factory_creation, takes_request=False)
-        for s in ("p50", "p90", "p99", "max")
-    },
-    "active_engines_after": MetricSpec(COUNT, rd.active_engines_after, takes_request=False),
-}
-
-OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-}
-MISSING_POLICIES = ("fail", "pass", "inconclusive", "skip")
-_OBJECTIVE_KEYS = {
-    "name",
-    "description",
-    "metric",
-    "request",
-    "criterion",
-    "warning",
-    "weight",
-    "critical",
-    "missing",
-}
-_GATE_KEYS = {"min_score", "warmup", "confidence", "description"}
-
-_CRITERION = re.compile(
-    r"^\s*(?P<metric>[A-Za-z_][\w.]*)?\s*(?P<op>[<>=!]+)\s*"
-    r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>%|ms|s)?\s*$"
-)
+MissingPolicy = Literal["fail", "pass", "inconclusive", "skip"]
+MISSING_POLICIES: tuple[str, ...] = MissingPolicy.__args__  # type: ignore[attr-defined]
 
 
 class SloError(Exception):
@@ -115,24 +81,6 @@ class SloError(Exception):
         self.source, self.line, self.message = source, line, message
         where = f"{source}:{line}" if line else source
         super().__init__(f"{where}: {message}")
-
-
-@dataclass(frozen=True)
-class Criterion:
-    """``METRIC OP THRESHOLD``; a relative threshold is a fraction of the baseline (0.10)."""
-
-    metric: str
-    op: str
-    threshold: float
-    relative: bool
-    text: str
-
-    def holds(self, value: float) -> bool:
-        return OPS[self.op](value, self.threshold)
-
-    @property
-    def threshold_text(self) -> str:
-        return self.text.split(self.op, 1)[1].strip()
 
 
 @dataclass(frozen=True)
@@ -211,61 +159,164 @@ class _Lines:
         return start
 
 
+# --- the file's tables, checked by pydantic ------------------------------------------
+
+
+def _refuse(message: str) -> PydanticCustomError:
+    """A check of ours: its message is the one the user reads."""
+    return PydanticCustomError("slo", "{message}", {"message": message})
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class GateTable(_Table):
+    """``[gate]``."""
+
+    min_score: float = Field(default=0.8, ge=0.0, le=1.0)
+    warmup: Any = "auto"
+    confidence: float = Field(default=0.95, ge=0.5, lt=1.0)
+    description: str = ""
+
+    @field_validator("warmup", mode="plain")
+    @classmethod
+    def _warmup(cls, value: object) -> Warmup:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise _refuse(_MESSAGES["warmup"])
+        try:
+            return parse_warmup(str(value))
+        except ValueError:
+            raise _refuse(_MESSAGES["warmup"]) from None
+
+
+class ObjectiveTable(_Table):
+    """One ``[[objective]]``; fields in the order they are checked (a later check reads
+    an earlier field: the criterion its metric, the warning and request the criterion)."""
+
+    name: str | None = None
+    description: str = ""
+    metric: Any = None
+    criterion: Any
+    warning: Any = None
+    request: str | None = Field(default=None, min_length=1)
+    weight: float = Field(default=1.0, gt=0)
+    critical: bool = False
+    missing: MissingPolicy = "fail"
+
+    @field_validator("metric", mode="plain")
+    @classmethod
+    def _metric(cls, value: object) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or value not in METRICS:  # a list is not hashable
+            raise _refuse(f"unknown metric {value!r} (known: {', '.join(METRICS)})")
+        return value
+
+    @field_validator("criterion", mode="plain")
+    @classmethod
+    def _criterion(cls, value: object, info: ValidationInfo) -> Criterion:
+        metric = info.data.get("metric")
+        try:
+            crit = parse_criterion(value, default_metric=metric)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise _refuse(str(exc)) from None
+        if metric is not None and crit.metric != metric:
+            raise _refuse(f"criterion names {crit.metric!r} but metric = {metric!r}")
+        return crit
+
+    @field_validator("warning", mode="plain")
+    @classmethod
+    def _warning(cls, value: object, info: ValidationInfo) -> Criterion | None:
+        crit = info.data.get("criterion")
+        if value is None or crit is None:
+            return None
+        try:
+            warn = parse_criterion(value, default_metric=crit.metric)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise _refuse(f"warning: {exc}") from None
+        if warn.metric != crit.metric or warn.relative != crit.relative:
+            raise _refuse("warning must use the criterion's metric, and be relative only if it is")
+        return warn
+
+    @field_validator("request")
+    @classmethod
+    def _request(cls, value: str | None, info: ValidationInfo) -> str | None:
+        crit = info.data.get("criterion")
+        if value is not None and crit is not None and not METRICS[crit.metric].takes_request:
+            raise _refuse(f"{crit.metric} takes no request")
+        return value
+
+
+class SloFile(_Table):
+    """The whole file: ``[gate]`` and at least one ``[[objective]]``."""
+
+    gate: GateTable = Field(default_factory=GateTable)
+    objective: list[ObjectiveTable] = Field(min_length=1)
+
+
+# What the user reads when pydantic's own check of a field fails (its type, its range).
+_MESSAGES = {
+    "min_score": "min_score must be a number in [0, 1]",
+    "confidence": "confidence must be in [0.5, 1)",
+    "warmup": "warmup must be 'auto', 'none' or seconds",
+    "description": "description must be a string",
+    "name": "name must be a string",
+    "request": "request must be a request name, e.g. 'login'",
+    "weight": "weight must be a positive number (got {input!r})",
+    "critical": "critical must be true or false (got {input!r})",
+    "missing": f"missing must be one of {', '.join(MISSING_POLICIES)} (got {{input!r}})",
+}
+_NO_OBJECTIVES = "no objectives: add at least one [[objective]] table"
+
+
+def _message(error: Any) -> str:
+    """One pydantic error as the sentence the user reads."""
+    loc, kind = error["loc"], error["type"]
+    if kind == "slo":
+        return str(error["ctx"]["message"])
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        if len(loc) == 1:
+            return f"unknown top-level key {key!r} (expected [gate] and [[objective]])"
+        table = GateTable if loc[0] == "gate" else ObjectiveTable
+        where = "[gate]" if loc[0] == "gate" else "[[objective]]"
+        known = ", ".join(sorted(table.model_fields))
+        return f"unknown key {key!r} in {where} (known: {known})"
+    if loc == ("gate",):
+        return "'gate' must be a table: [gate]"
+    if loc == ("objective",):
+        return _NO_OBJECTIVES
+    if loc[0] == "objective" and len(loc) == 2:
+        return "each [[objective]] must be a table"
+    if kind == "missing" and loc[-1] == "criterion":
+        return "[[objective]] needs a criterion, e.g. criterion = 'p95 < 200 ms'"
+    template = _MESSAGES.get(str(loc[-1]))
+    if template is None:  # a field without a sentence of its own
+        return f"{loc[-1]}: {error['msg']}"
+    return template.format(input=error.get("input"))
+
+
+def _line(where: _Lines, loc: tuple[Any, ...]) -> int:
+    """The line of the key or table ``loc`` names (pydantic's location of an error)."""
+    if len(loc) == 1:
+        return where.table(str(loc[0])) or where.key("", 0, str(loc[0]))
+    if loc[0] == "gate":
+        return where.key("gate", 0, str(loc[1]))
+    if len(loc) == 2:  # an objective that is not a table: objective = [1]
+        return where.table("objective", int(loc[1])) or where.key("", 0, "objective")
+    return where.key("objective", int(loc[1]), str(loc[2]))
+
+
 # --- parsing ---------------------------------------------------------------------------
 
 
-def parse_criterion(text: str, *, default_metric: str | None = None) -> Criterion:
-    """Parse ``p95 < 200 ms`` (or ``< 200 ms`` with ``default_metric``); ValueError on bad text."""
-    if not isinstance(text, str):
-        raise ValueError(f"a criterion is a string like 'p95 < 200 ms', not {text!r}")
-    m = _CRITERION.match(text)
-    if not m:
-        raise ValueError(
-            f"cannot read criterion {text!r}: expected METRIC OP NUMBER [UNIT], "
-            "e.g. 'p95 < 200 ms', 'failure_rate < 0.1%', 'p95 <= +10%'"
-        )
-    op = m.group("op")
-    if op not in OPS:
-        raise ValueError(f"unknown operator {op!r} in {text!r} (use <, <=, >, >=, ==)")
-    metric = m.group("metric") or default_metric
-    if not metric:
-        raise ValueError(f"criterion {text!r} names no metric")
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
-    num, unit = m.group("num"), m.group("unit")
-    value = float(num)
-    relative = num[0] in "+-" and unit == "%"
-    spec = METRICS[metric]
-    if relative:
-        if not spec.relative:
-            raise ValueError(
-                f"{metric} cannot be relative ({text!r}): relative criteria apply to "
-                f"latency percentiles ({', '.join(QUANTILE_METRICS)})"
-            )
-        if op not in ("<", "<="):
-            raise ValueError(f"a relative latency criterion is '<= +N%' (got {text!r})")
-        return Criterion(metric, op, value / 100.0, True, text.strip())
-    if spec.kind == RATE:
-        if unit not in (None, "%"):
-            raise ValueError(f"{metric} is a rate: use % or a fraction (got {text!r})")
-        value = value / 100.0 if unit == "%" else value
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{metric} is a rate between 0% and 100% (got {text!r})")
-    elif spec.kind == LATENCY:
-        if unit == "%":
-            raise ValueError(
-                f"{metric} is a latency: use ms or s, or '+N%' against the baseline (got {text!r})"
-            )
-        value = value * 1000.0 if unit == "s" else value
-    elif unit is not None:
-        raise ValueError(f"{metric} is a {spec.kind} and takes no unit (got {text!r})")
-    if not math.isfinite(value):
-        raise ValueError(f"threshold in {text!r} is not a finite number")
-    return Criterion(metric, op, value, False, text.strip())
-
-
 def parse_slo(text: str, source: str = "<slo>") -> Slo:
-    """Parse and check an SLO file's text; raise ``SloError`` with the line at fault."""
+    """Parse and check an SLO file's text; raise ``SloError`` naming the line at fault.
+
+    pydantic checks every table; of what it finds, the error earliest in the file is
+    raised. Objective names are checked for duplicates once the tables are valid.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -273,139 +324,44 @@ def parse_slo(text: str, source: str = "<slo>") -> Slo:
         reason = getattr(exc, "msg", None) or str(exc).split(" (at ")[0]
         raise SloError(source, line, f"invalid TOML: {reason}") from None
     where = _Lines(text)
-
-    def fail(line: int, message: str) -> SloError:
-        return SloError(source, line, message)
-
-    for key in data:
-        if key not in ("gate", "objective"):
-            line = where.table(key) or where.key("", 0, key)
-            raise fail(line, f"unknown top-level key {key!r} (expected [gate] and [[objective]])")
-    gate = data.get("gate", {})
-    if not isinstance(gate, dict):
-        raise fail(where.key("", 0, "gate"), "'gate' must be a table: [gate]")
-    for key in gate:
-        if key not in _GATE_KEYS:
-            raise fail(
-                where.key("gate", 0, key),
-                f"unknown key {key!r} in [gate] (known: {', '.join(sorted(_GATE_KEYS))})",
-            )
-    min_score = gate.get("min_score", 0.8)
-    if isinstance(min_score, bool) or not isinstance(min_score, int | float):
-        raise fail(where.key("gate", 0, "min_score"), "min_score must be a number in [0, 1]")
-    if not 0.0 <= float(min_score) <= 1.0:
-        raise fail(where.key("gate", 0, "min_score"), "min_score must be a number in [0, 1]")
-    confidence = gate.get("confidence", 0.95)
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, int | float)
-        or not 0.5 <= confidence < 1
-    ):
-        raise fail(where.key("gate", 0, "confidence"), "confidence must be in [0.5, 1)")
     try:
-        warmup = parse_warmup(str(gate.get("warmup", "auto")))
-    except ValueError:
-        raise fail(
-            where.key("gate", 0, "warmup"), "warmup must be 'auto', 'none' or seconds"
-        ) from None
-
-    raw_objectives = data.get("objective", [])
-    if not isinstance(raw_objectives, list) or not raw_objectives:
-        raise fail(where.table("objective"), "no objectives: add at least one [[objective]] table")
+        table = SloFile.model_validate(data)
+    except ValidationError as exc:
+        errors = [(_line(where, e["loc"]), i, e) for i, e in enumerate(exc.errors())]
+        line, _, first = min(errors, key=lambda found: found[:2])
+        raise SloError(source, line, _message(first)) from None
     objectives: list[Objective] = []
     names: set[str] = set()
-    for i, raw in enumerate(raw_objectives):
-        header = where.table("objective", i)
-
-        def key_line(key: str, i: int = i) -> int:
-            return where.key("objective", i, key)
-
-        for key in raw:
-            if key not in _OBJECTIVE_KEYS:
-                raise fail(
-                    key_line(key),
-                    f"unknown key {key!r} in [[objective]] "
-                    f"(known: {', '.join(sorted(_OBJECTIVE_KEYS))})",
-                )
-        if "criterion" not in raw:
-            raise fail(header, "[[objective]] needs a criterion, e.g. criterion = 'p95 < 200 ms'")
-        metric_key = raw.get("metric")
-        if metric_key is not None and metric_key not in METRICS:
-            raise fail(
-                key_line("metric"),
-                f"unknown metric {metric_key!r} (known: {', '.join(METRICS)})",
-            )
-        try:
-            crit = parse_criterion(raw["criterion"], default_metric=metric_key)
-        except ValueError as exc:
-            raise fail(key_line("criterion"), str(exc)) from None
-        if metric_key is not None and crit.metric != metric_key:
-            raise fail(
-                key_line("criterion"),
-                f"criterion names {crit.metric!r} but metric = {metric_key!r}",
-            )
-        warn = None
-        if "warning" in raw:
-            try:
-                warn = parse_criterion(raw["warning"], default_metric=crit.metric)
-            except ValueError as exc:
-                raise fail(key_line("warning"), f"warning: {exc}") from None
-            if warn.metric != crit.metric or warn.relative != crit.relative:
-                raise fail(
-                    key_line("warning"),
-                    "warning must use the criterion's metric, and be relative only if it is",
-                )
-        spec = METRICS[crit.metric]
-        request = raw.get("request")
-        if request is not None:
-            if not isinstance(request, str) or not request:
-                raise fail(key_line("request"), "request must be a request name, e.g. 'login'")
-            if not spec.takes_request:
-                raise fail(key_line("request"), f"{crit.metric} takes no request")
-        else:
-            request = spec.default_request
-        name = raw.get("name") or f"{request + ' ' if request else ''}{crit.text}"
-        if not isinstance(name, str):
-            raise fail(key_line("name"), "name must be a string")
+    for i, raw in enumerate(table.objective):
+        crit: Criterion = raw.criterion
+        request = raw.request or METRICS[crit.metric].default_request
+        name = raw.name or f"{request + ' ' if request else ''}{crit.text}"
         if name in names:
-            raise fail(key_line("name"), f"duplicate objective name {name!r}")
+            line = where.key("objective", i, "name")
+            raise SloError(source, line, f"duplicate objective name {name!r}")
         names.add(name)
-        weight = raw.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight > 0:
-            raise fail(key_line("weight"), f"weight must be a positive number (got {weight!r})")
-        critical = raw.get("critical", False)
-        if not isinstance(critical, bool):
-            raise fail(key_line("critical"), f"critical must be true or false (got {critical!r})")
-        missing = raw.get("missing", "fail")
-        if missing not in MISSING_POLICIES:
-            raise fail(
-                key_line("missing"),
-                f"missing must be one of {', '.join(MISSING_POLICIES)} (got {missing!r})",
-            )
-        description = raw.get("description", "")
-        if not isinstance(description, str):
-            raise fail(key_line("description"), "description must be a string")
         objectives.append(
             Objective(
                 name=name,
                 metric=crit.metric,
                 request=request,
                 criterion=crit,
-                warning=warn,
-                weight=float(weight),
-                critical=critical,
-                missing=missing,
-                description=description,
-                line=header,
+                warning=raw.warning,
+                weight=raw.weight,
+                critical=raw.critical,
+                missing=raw.missing,
+                description=raw.description,
+                line=where.table("objective", i),
             )
         )
+    gate = table.gate
     return Slo(
         objectives=tuple(objectives),
         source=source,
-        min_score=float(min_score),
-        warmup=warmup,
-        confidence=float(confidence),
-        description=str(gate.get("description", "")),
+        min_score=gate.min_score,
+        warmup=gate.warmup,
+        confidence=gate.confidence,
+        description=gate.description,
         raw=data,
     )
 

@@ -24,9 +24,10 @@ from analysis.calibration import Calibration
 from resultsformat.duration import parse_duration
 
 from .common import PROG, UNUSABLE, Parser, UsageError, add_judge_options, guarded
+from .criteria import Criterion
 from .files import write_outputs
 from .judge import FAIL, INCONC, PASS, Judge, ObjectiveResult, Verdict, decide
-from .slo import Criterion, Objective, Slo, load_slo
+from .slo import Objective, Slo, load_slo
 
 RUN_PROG = f"{PROG} run"
 _URL = re.compile(r"^https?://[^/\s]+")

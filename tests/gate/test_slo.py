@@ -104,6 +104,13 @@ def test_criteria(text: str, metric: str, op: str, threshold: float, relative: b
             "duplicate objective name",
         ),
         ('[[objective]]\ncriterion = "close_1011 == 0"\nrequest = "login"\n', 3, "takes no"),
+        # a list is no metric name (a TypeError traceback before), nor a table an objective
+        ('[[objective]]\ncriterion = "p95 < 1 s"\nmetric = [1]\n', 3, "unknown metric [1]"),
+        ("objective = [1]\n", 1, "each [[objective]] must be a table"),
+        ("[gate]\ndescription = 3\n[[objective]]\ncriterion = 'p95 < 1 s'\n", 2, "description"),
+        # of several errors, the earliest in the file
+        ('[[objective]]\nweight = 0\ncriterion = "lat < 1"\n', 2, "weight must be positive"),
+        ('[[objective]]\ncriterion = "lat < 1"\n[[objective]]\nfoo = 1\n', 2, "unknown metric"),
     ],
 )
 def test_errors_name_the_line(text: str, line: int, reason: str) -> None:
