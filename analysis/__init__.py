@@ -24,7 +24,7 @@ _EXPORTS = {
     "load_group": "analysis.load",
     "resolve_run_dirs": "analysis.load",
     "locate": "analysis.load",
-    "Summary": "analysis.summarize",
+    "Summary": "analysis.summary",
     "over_time": "analysis.summarize",
     "failures_over_time": "analysis.summarize",
     "quantile_ci": "analysis.summarize",

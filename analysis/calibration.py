@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import CorruptFileError, MissingFileError
-from analysis.summarize import Summary
+from analysis.summary import Summary
 
 FORMAT = 1
 DEFAULT_NAME = "default_calibration.json"

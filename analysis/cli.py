@@ -110,7 +110,8 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     from analysis.load import load_group
     from analysis.report import write_report
     from analysis.steady import parse_warmup
-    from analysis.summarize import Summary, summarize
+    from analysis.summarize import summarize
+    from analysis.summary import Summary
 
     try:
         warmup = parse_warmup(args.warmup)

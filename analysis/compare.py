@@ -43,19 +43,17 @@ import pandas as pd
 from analysis.calibration import Calibration, default_calibration
 from analysis.load import Run, RunGroup
 from analysis.metric_rows import (
-    _failure_rows,
-    _latency_rows,
-    _more_runs,
-    _throughput_row,
+    failure_rows,
+    latency_rows,
+    more_runs_needed,
+    throughput_row,
     window_throughput,
 )
 from analysis.noise import NoiseModel
 from analysis.stats import bootstrap_quantile, ks_p, mann_whitney_p, rank_test_sample
 from analysis.steady import Warmup
-from analysis.summarize import (
-    Summary,
-    summarize,
-)
+from analysis.summarize import summarize
+from analysis.summary import Summary
 from analysis.verdicts import (
     BETTER,
     COMPARE_QUANTILES,
@@ -67,7 +65,7 @@ from analysis.verdicts import (
     WORSE,
     Thresholds,
     Verdict,
-    _by_priority,
+    by_priority,
     describe_change,
     headline_verdict,
 )
@@ -144,7 +142,7 @@ def _judge(row: dict[str, Any], th: Thresholds, alpha_m: float, model: NoiseMode
         row["verdict"] = SAME
         return
     row["verdict"] = INCONCLUSIVE
-    row["more_runs"] = _more_runs(row, model, th, alpha_m, thr_est)
+    row["more_runs"] = more_runs_needed(row, model, th, alpha_m, thr_est)
     row["note"] = "not significant, but the interval reaches past the threshold"
 
 
@@ -169,9 +167,9 @@ def compare(
     sc = candidate if isinstance(candidate, Summary) else summarize(candidate, warmup=warmup)
     model = NoiseModel.of(sb, sc, cal)
     primary = sc.primary if sc.primary in sb.samples else sb.primary
-    rows = _latency_rows(model, th, quantiles, primary)
-    rows += [_throughput_row(model, th)]
-    rows += _failure_rows(model, th)
+    rows = latency_rows(model, th, quantiles, primary)
+    rows += [throughput_row(model, th)]
+    rows += failure_rows(model, th)
     tested = [r for r in rows if not r["verdict"] and np.isfinite(r["p_value"])]
     alpha_m = th.alpha / max(1, len(tested))
     for r in rows:
@@ -194,7 +192,7 @@ def compare(
 
 
 def _headline(m: pd.DataFrame, primary: str, model: NoiseModel) -> tuple[Verdict, str, list[str]]:
-    ordered = _by_priority(m, primary)
+    ordered = by_priority(m, primary)
     verdict = headline_verdict(m, primary)
     worse = ordered[ordered["verdict"] == WORSE]
     better = ordered[ordered["verdict"] == BETTER]

@@ -17,8 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from analysis.errors import (
     CorruptFileError,
@@ -27,42 +25,16 @@ from analysis.errors import (
     ResultsError,
     SchemaVersionError,
 )
-from resultsformat import READABLE_VERSIONS, SCHEMA_VERSION
-from resultsformat.schema import ADDED_IN_V2
-
-# Column -> kind of Arrow type the format promises (results/README.md).
-EVENT_COLUMNS: dict[str, str] = {
-    "ts": "timestamp",
-    "user": "string",
-    "name": "string",
-    "type": "string",
-    "ms": "float",
-    "service_ms": "float",
-    "ok": "bool",
-    "failure_kind": "string",
-    "close_code": "integer",
-    "worker": "string",
-    "run_id": "string",
-    "detail": "string",
-    "msg_id": "string",
-    "prior_kind": "string",
-}
-# What the analysis needs; the high-cardinality text columns are read on request only.
-ANALYSIS_COLUMNS = (
-    "ts",
-    "user",
-    "name",
-    "type",
-    "ms",
-    "service_ms",
-    "ok",
-    "failure_kind",
-    "close_code",
-    "worker",
-    "prior_kind",
+from analysis.eventfiles import (
+    ANALYSIS_COLUMNS,
+    CATEGORICAL,
+    EVENT_COLUMNS,
+    check_events_file,
+    normalise,
+    read_batches,
+    to_frame,
 )
-# Low-cardinality strings become pandas categoricals: cheap to group by, cheap to hold.
-_CATEGORICAL = ("user", "name", "type", "failure_kind", "worker", "prior_kind")
+from resultsformat import READABLE_VERSIONS
 
 Progress = Callable[[str], None]
 
@@ -86,10 +58,9 @@ class Run:
     @cached_property
     def events(self) -> pd.DataFrame:
         columns = list(EVENT_COLUMNS) if self.all_columns else list(ANALYSIS_COLUMNS)
-        version = int(self.meta["schema_version"])
-        tables = [_read_events_file(f, columns, version) for f in self.files]
+        tables = [table for f in self.files for table in read_batches(f, columns)]
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-        return _to_pandas(table)
+        return to_frame(table)
 
     @property
     def run_id(self) -> str:
@@ -158,7 +129,7 @@ def concat_events(frames: Sequence[pd.DataFrame], labels: Sequence[str]) -> pd.D
         )
         return out
     frames = [f.copy(deep=False) for f in frames]
-    for col in _CATEGORICAL:
+    for col in CATEGORICAL:
         cats = sorted({c for f in frames if col in f for c in f[col].cat.categories})
         for f in frames:
             if col in f:
@@ -188,7 +159,7 @@ def load_run(path: str | Path, *, all_columns: bool = False, lazy: bool = True) 
     meta = read_meta(root / "meta.json")
     files = _event_files(root)
     version = int(meta["schema_version"])
-    rows = sum(_check_events_file(f, version) for f in files)
+    rows = sum(check_events_file(f, version) for f in files)
     if rows == 0:
         raise EmptyRunError(files[0] if len(files) == 1 else root / "events", "has no rows")
     run = Run(path=root, meta=meta, files=tuple(files), rows=rows, all_columns=all_columns)
@@ -228,122 +199,6 @@ def _event_files(root: Path) -> list[Path]:
     if parts:
         return parts
     raise MissingFileError(merged, "missing (and no events/part-*.parquet either)")
-
-
-def _check_events_file(path: Path, version: int = SCHEMA_VERSION) -> int:
-    """Check one file's schema from its footer; returns its row count."""
-    try:
-        meta = pq.read_metadata(path)
-        schema = meta.schema.to_arrow_schema()
-    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise CorruptFileError(path, f"not a readable Parquet file ({_short(exc)})") from None
-    absent = [c for c in ADDED_IN_V2 if c not in schema.names] if version < 2 else []
-    _check_schema(path, schema, absent)
-    return int(meta.num_rows)
-
-
-def _read_events_file(path: Path, columns: list[str], version: int = SCHEMA_VERSION) -> pa.Table:
-    try:
-        schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise CorruptFileError(path, f"not a readable Parquet file ({_short(exc)})") from None
-    absent = [c for c in ADDED_IN_V2 if c not in schema.names] if version < 2 else []
-    _check_schema(path, schema, absent)
-    present = [c for c in columns if c not in absent]
-    dict_cols = [c for c in _CATEGORICAL if c in present]
-    try:
-        table = pq.read_table(path, columns=present, read_dictionary=dict_cols)
-    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise CorruptFileError(path, f"not a readable Parquet file ({_short(exc)})") from None
-    for name in columns:
-        if name not in present:  # a version-1 run: no late-frame rows, no message ids
-            table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
-    return normalise(path, table.select(columns))
-
-
-def _short(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-
-
-def _kind_ok(kind: str, t: pa.DataType) -> bool:
-    if pa.types.is_null(t):  # a batch where a nullable column happened to be all null
-        return kind != "timestamp"
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    checks: dict[str, Callable[[pa.DataType], bool]] = {
-        "timestamp": pa.types.is_timestamp,
-        "string": lambda x: pa.types.is_string(x) or pa.types.is_large_string(x),
-        "float": pa.types.is_floating,
-        "bool": pa.types.is_boolean,
-        "integer": pa.types.is_integer,
-    }
-    return checks[kind](t)
-
-
-def _check_schema(path: Path, schema: pa.Schema, absent: Sequence[str] = ()) -> None:
-    missing = [c for c in EVENT_COLUMNS if c not in schema.names and c not in absent]
-    if missing:
-        raise CorruptFileError(path, f"missing column(s) {', '.join(missing)}")
-    repeated = [c for c in EVENT_COLUMNS if schema.names.count(c) > 1]
-    if repeated:
-        raise CorruptFileError(path, f"column(s) {', '.join(repeated)} appear more than once")
-    for col, kind in EVENT_COLUMNS.items():
-        if col in absent:
-            continue
-        t = schema.field(col).type
-        if not _kind_ok(kind, t):
-            raise CorruptFileError(path, f"column {col!r} has type {t}, expected {kind}")
-    ts = schema.field("ts").type
-    if ts.tz not in ("UTC", "utc", "+00:00", "Etc/UTC"):
-        raise CorruptFileError(path, f"column 'ts' has type {ts}, expected a UTC timestamp")
-
-
-_TARGET: dict[str, pa.DataType] = {
-    "ts": pa.timestamp("us", tz="UTC"),
-    "ms": pa.float64(),
-    "service_ms": pa.float64(),
-    "ok": pa.bool_(),
-    "close_code": pa.int32(),
-    "run_id": pa.string(),
-    "detail": pa.string(),
-    "msg_id": pa.string(),
-}
-
-
-def normalise(path: Path, table: pa.Table) -> pa.Table:
-    """Cast every column to one canonical type so parts concatenate cleanly.
-
-    A value the canonical type cannot hold (a close code beyond int32, seconds
-    beyond the microsecond range) is a ``CorruptFileError`` naming the column.
-    """
-    cols = []
-    for name in table.column_names:
-        col = table.column(name)
-        try:
-            if name in _CATEGORICAL:
-                target: pa.DataType = pa.dictionary(pa.int32(), pa.string())
-                if not pa.types.is_dictionary(col.type):
-                    col = pc.dictionary_encode(col.cast(pa.string()))
-            else:
-                target = _TARGET[name]
-            if name == "ok":
-                col = pc.fill_null(col.cast(pa.bool_()), False)
-            if col.type != target:
-                # Nanoseconds are truncated to microseconds (the format's unit), not refused.
-                safe = not (name == "ts" and col.type.unit == "ns")
-                col = col.cast(target, safe=safe)
-        except pa.ArrowException as exc:
-            raise CorruptFileError(path, f"column {name!r}: {_short(exc)}") from None
-        cols.append(col)
-    return pa.table(cols, names=table.column_names)
-
-
-def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    df = table.to_pandas(types_mapper={pa.int32(): pd.Int32Dtype()}.get)
-    ts = table.column("ts").combine_chunks().cast(pa.int64())
-    us = ts.to_numpy(zero_copy_only=False)
-    df["elapsed_s"] = (us - us.min()) / 1e6
-    return df
 
 
 # --- groups --------------------------------------------------------------------
@@ -405,6 +260,8 @@ def load_group(
 
 
 __all__ = [
+    "ANALYSIS_COLUMNS",
+    "EVENT_COLUMNS",
     "ResultsError",
     "Run",
     "RunGroup",
@@ -413,6 +270,8 @@ __all__ = [
     "load_group",
     "load_run",
     "locate",
+    "normalise",
+    "read_batches",
     "read_meta",
     "resolve_run_dirs",
 ]

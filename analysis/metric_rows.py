@@ -11,17 +11,16 @@ from scipy import stats
 
 from analysis.noise import NoiseModel
 from analysis.scan import whole_ticks
-from analysis.stats import _iqr, bootstrap_quantile, ks_p, mann_whitney_p, rank_test_sample
+from analysis.stats import bootstrap_quantile, iqr_of, ks_p, mann_whitney_p, rank_test_sample
 from analysis.summarize import (
-    CLOSE_1011,
     DROPPED,
     ISOLATION,
-    Summary,
     nice_window,
     qlabel,
     quantiles_sorted,
     samples_for_bounded_ci,
 )
+from analysis.summary import CLOSE_1011, Summary
 from analysis.verdicts import BETTER, INCONCLUSIVE, MAX_MORE_RUNS, SAME, WORSE, Thresholds
 
 
@@ -87,7 +86,7 @@ def _row(**kw: Any) -> dict[str, Any]:
     return base
 
 
-def _latency_rows(
+def latency_rows(
     model: NoiseModel, th: Thresholds, quantiles: Sequence[float], primary: str
 ) -> list[dict[str, Any]]:
     sb, sc = model.baseline, model.candidate
@@ -106,7 +105,7 @@ def _latency_rows(
             continue
         tests_done = False
         mwu = ksp = np.nan
-        iqr = (_iqr(b) + _iqr(c)) / 2 if b.size and c.size else np.nan
+        iqr = (iqr_of(b) + iqr_of(c)) / 2 if b.size and c.size else np.nan
         for q in quantiles:
             lab = qlabel(q)
             row = _row(section="latency", name=name, metric=lab, unit="ms", _kind="quantile")
@@ -213,7 +212,7 @@ def _started(s: Summary) -> int:
     return int(counts.get("golden_path", counts.get("response", 0)))
 
 
-def _failure_rows(model: NoiseModel, th: Thresholds) -> list[dict[str, Any]]:
+def failure_rows(model: NoiseModel, th: Thresholds) -> list[dict[str, Any]]:
     sb, sc = model.baseline, model.candidate
     rows = []
     for name in sb.latency.index.union(sc.latency.index, sort=False):
@@ -267,7 +266,7 @@ def window_throughput(s: Summary, window_s: float) -> np.ndarray:
     return per.sum(axis=1).to_numpy(dtype=float) / window_s if not per.empty else np.empty(0)
 
 
-def _throughput_row(model: NoiseModel, th: Thresholds) -> dict[str, Any]:
+def throughput_row(model: NoiseModel, th: Thresholds) -> dict[str, Any]:
     sb, sc = model.baseline, model.candidate
     row = _row(
         section="throughput",
@@ -294,7 +293,7 @@ def _throughput_row(model: NoiseModel, th: Thresholds) -> dict[str, Any]:
     row["change"] = mc / mb - 1 if mb > 0 else np.nan
     row["mwu_p"], row["ks_p"] = mann_whitney_p(b, c), ks_p(b, c)
     row["p_value"] = min(1.0, 2 * min(row["mwu_p"], row["ks_p"]))
-    iqr = (_iqr(b) + _iqr(c)) / 2
+    iqr = (iqr_of(b) + iqr_of(c)) / 2
     row["effect_iqr"] = row["diff"] / iqr if iqr > 0 else np.nan
     noise = model.throughput()
     if mb <= 0 or mc <= 0:
@@ -311,7 +310,7 @@ def _throughput_row(model: NoiseModel, th: Thresholds) -> dict[str, Any]:
     return row
 
 
-def _more_runs(
+def more_runs_needed(
     row: dict[str, Any], model: NoiseModel, th: Thresholds, alpha_m: float, thr: float
 ) -> int:
     """Runs per side that would decide an inconclusive metric: shrink the standard error

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.calibration import Calibration, Noise, dispersion, rate_table
-from analysis.summarize import Summary
+from analysis.summary import Summary
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from analysis.scan import whole_ticks
-from analysis.summarize import Summary, nice_window
+from analysis.summary import Summary
+from analysis.timeline import nice_window
 
 Sides = Sequence[tuple[str, Summary]]
 SIDE_COLORS = ("#4c72b0", "#dd8452")  # baseline, candidate

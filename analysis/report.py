@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from analysis import plots
 from analysis.compare import Comparison, Verdict
-from analysis.summarize import CLOSE_1011, Summary
+from analysis.summary import CLOSE_1011, Summary
 from analysis.tables import (  # re-exported: the notebooks use them as report.*
     DEFECTS,
     Table,

@@ -35,7 +35,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analysis.errors import CorruptFileError
+from analysis.eventfiles import read_batches
 from resultsformat import LATE_FRAME, NOT_REQUEST_KINDS, RunCounts, count_runs
+from resultsformat.footer import footer_ts_span
 
 #: Tick lengths in seconds, shortest first; every window a summary uses is a multiple.
 TICKS_S: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 60.0)
@@ -46,7 +48,6 @@ PLOT_SEED = 20261125
 BATCH_ROWS = 1 << 20
 
 COLUMNS = ("ts", "name", "ms", "ok", "failure_kind", "close_code", "prior_kind")
-DICTIONARY = ("name", "failure_kind", "prior_kind")
 Progress = Callable[[int], None]
 
 
@@ -138,32 +139,22 @@ class RunScan:
 
 
 def _span_us(files: list[Path]) -> tuple[int, int]:
-    """First and last ``ts`` in µs, from the files' statistics (one read of ``ts`` if absent)."""
+    """First and last ``ts`` in µs, from the files' footers (one read of ``ts`` where they
+    cannot tell, or a row may lack a ``ts``)."""
     lo, hi = None, None
     for f in files:
         try:
-            meta = pq.read_metadata(f)
-            col = meta.schema.to_arrow_schema().get_field_index("ts")
-            for g in range(meta.num_row_groups):
-                st = meta.row_group(g).column(col).statistics
-                if meta.row_group(g).num_rows == 0:
-                    continue
-                if st is None or not st.has_min_max or st.null_count:
-                    raise LookupError
-                a, b = _us(st.min), _us(st.max)
-                lo = a if lo is None else min(lo, a)
-                hi = b if hi is None else max(hi, b)
-        except (LookupError, TypeError, ValueError, OSError, pa.ArrowException):
+            span = footer_ts_span(f)
+        except (LookupError, OSError, pa.ArrowException):
+            span = None
+        if span is None or span.nulls:
             return _span_by_reading(files)
+        if span.first_us is not None and span.last_us is not None:
+            lo = span.first_us if lo is None else min(lo, span.first_us)
+            hi = span.last_us if hi is None else max(hi, span.last_us)
     if lo is None or hi is None:
         return _span_by_reading(files)
     return lo, hi
-
-
-def _us(value: object) -> int:
-    if isinstance(value, int):
-        raise TypeError("a raw statistic: the unit is not known here")
-    return int(pd.Timestamp(value).value // 1000)
 
 
 def _span_by_reading(files: list[Path]) -> tuple[int, int]:
@@ -185,7 +176,6 @@ def _span_by_reading(files: list[Path]) -> tuple[int, int]:
 def scan_run(
     label: str,
     files: list[Path],
-    normalise: Callable[[Path, pa.Table], pa.Table],
     *,
     rows: int,
     seed: int = 0,
@@ -215,98 +205,84 @@ def scan_run(
     done = 0
     last_req_us = 0
     for path in files:
-        try:
-            reader = pq.ParquetFile(path, read_dictionary=[c for c in DICTIONARY])
-            present = [c for c in COLUMNS if c in reader.schema_arrow.names]
-            batches = reader.iter_batches(batch_size=BATCH_ROWS, columns=present)
-            for batch in batches:
-                table = pa.Table.from_batches([batch])
-                for c in COLUMNS:
-                    if c not in present:  # a version-1 file: no late-frame rows
-                        table = table.append_column(c, pa.nulls(table.num_rows, pa.string()))
-                table = normalise(path, table.select(list(COLUMNS)))
-                n = table.num_rows
-                us = table.column("ts").combine_chunks().cast(pa.int64())
-                if us.null_count:
-                    us = us.fill_null(t0)
-                t_us = us.to_numpy(zero_copy_only=False) - t0
-                tick = (t_us // tick_us).astype(np.int64)
-                tick = np.clip(tick, 0, n_ticks - 1)
-                nc = names.codes(table.column("name"), null="(no name)")
-                kc = kinds.codes(table.column("failure_kind"))
-                pk = kinds.codes(table.column("prior_kind"))
-                ok = table.column("ok").to_numpy(zero_copy_only=False).astype(bool, copy=False)
-                ms = table.column("ms").to_numpy(zero_copy_only=False)
-                nn = len(names.values)
-                requests, ok_count, ok_sum = (
-                    _grow(requests, nn), _grow(ok_count, nn), _grow(ok_sum, nn)
-                )  # fmt: skip
-                by_name = _grow(by_name, nn)
-                is_late = nc == late
-                nreq = np.isin(kc, not_req)
-                is_req = ~nreq & ~is_late
-                key = nc.astype(np.int64) * n_ticks + tick
-                size = nn * n_ticks
-                all_per_tick += np.bincount(tick, minlength=n_ticks)
-                if is_req.any():
-                    last_req_us = max(last_req_us, int(t_us[is_req].max()))
-                requests += np.bincount(key[is_req], minlength=size).reshape(nn, n_ticks)
-                okr = ok & ~is_late
-                ok_count += np.bincount(key[okr], minlength=size).reshape(nn, n_ticks)
-                ok_sum += np.bincount(key[okr], weights=ms[okr], minlength=size).reshape(
-                    nn, n_ticks
+        for table in read_batches(path, COLUMNS, batch_rows=BATCH_ROWS):
+            n = table.num_rows
+            us = table.column("ts").combine_chunks().cast(pa.int64())
+            if us.null_count:
+                us = us.fill_null(t0)
+            t_us = us.to_numpy(zero_copy_only=False) - t0
+            tick = (t_us // tick_us).astype(np.int64)
+            tick = np.clip(tick, 0, n_ticks - 1)
+            nc = names.codes(table.column("name"), null="(no name)")
+            kc = kinds.codes(table.column("failure_kind"))
+            pk = kinds.codes(table.column("prior_kind"))
+            ok = table.column("ok").to_numpy(zero_copy_only=False).astype(bool, copy=False)
+            ms = table.column("ms").to_numpy(zero_copy_only=False)
+            nn = len(names.values)
+            requests, ok_count, ok_sum = (
+                _grow(requests, nn), _grow(ok_count, nn), _grow(ok_sum, nn)
+            )  # fmt: skip
+            by_name = _grow(by_name, nn)
+            is_late = nc == late
+            nreq = np.isin(kc, not_req)
+            is_req = ~nreq & ~is_late
+            key = nc.astype(np.int64) * n_ticks + tick
+            size = nn * n_ticks
+            all_per_tick += np.bincount(tick, minlength=n_ticks)
+            if is_req.any():
+                last_req_us = max(last_req_us, int(t_us[is_req].max()))
+            requests += np.bincount(key[is_req], minlength=size).reshape(nn, n_ticks)
+            okr = ok & ~is_late
+            ok_count += np.bincount(key[okr], minlength=size).reshape(nn, n_ticks)
+            ok_sum += np.bincount(key[okr], weights=ms[okr], minlength=size).reshape(nn, n_ticks)
+            keep = ~is_late
+            by_name[:, 0] += np.bincount(nc[keep], minlength=nn)
+            by_name[:, 1] += np.bincount(nc[keep & nreq], minlength=nn)
+            by_name[:, 2] += np.bincount(nc[okr], minlength=nn)
+            # Successful rows split by name: one stable (radix) sort of small codes.
+            ok_codes = nc[okr].astype(np.int16 if nn < 2**15 else np.int32)
+            order = np.argsort(ok_codes, kind="stable")
+            ok_ms, ok_ticks = ms[okr][order], tick[okr][order].astype(np.uint32)
+            bounds = np.concatenate([[0], np.cumsum(np.bincount(ok_codes, minlength=nn))])
+            for code in np.flatnonzero(np.diff(bounds)):
+                lo, hi = bounds[code], bounds[code + 1]
+                ms_parts.setdefault(int(code), []).append(ok_ms[lo:hi])
+                tick_parts.setdefault(int(code), []).append(ok_ticks[lo:hi])
+            # The runs: counted by the one rule, batch by batch.
+            runs = (nc == names.index.get("response", -2)) | is_late
+            if runs.any():
+                sub = table.filter(pa.array(runs))
+                counts.merge(
+                    count_runs(
+                        names.categorical(nc[runs]),
+                        kinds.categorical(kc[runs]),
+                        sub.column("close_code").to_pandas(),
+                        kinds.categorical(pk[runs]),
+                    )
                 )
-                keep = ~is_late
-                by_name[:, 0] += np.bincount(nc[keep], minlength=nn)
-                by_name[:, 1] += np.bincount(nc[keep & nreq], minlength=nn)
-                by_name[:, 2] += np.bincount(nc[okr], minlength=nn)
-                # Successful rows split by name: one stable (radix) sort of small codes.
-                ok_codes = nc[okr].astype(np.int16 if nn < 2**15 else np.int32)
-                order = np.argsort(ok_codes, kind="stable")
-                ok_ms, ok_ticks = ms[okr][order], tick[okr][order].astype(np.uint32)
-                bounds = np.concatenate([[0], np.cumsum(np.bincount(ok_codes, minlength=nn))])
-                for code in np.flatnonzero(np.diff(bounds)):
-                    lo, hi = bounds[code], bounds[code + 1]
-                    ms_parts.setdefault(int(code), []).append(ok_ms[lo:hi])
-                    tick_parts.setdefault(int(code), []).append(ok_ticks[lo:hi])
-                # The runs: counted by the one rule, batch by batch.
-                runs = (nc == names.index.get("response", -2)) | is_late
-                if runs.any():
-                    sub = table.filter(pa.array(runs))
-                    counts.merge(
-                        count_runs(
-                            names.categorical(nc[runs]),
-                            kinds.categorical(kc[runs]),
-                            sub.column("close_code").to_pandas(),
-                            kinds.categorical(pk[runs]),
-                        )
+            moved = ~ok | is_late | (kc >= 0)
+            if moved.any():
+                sub = table.filter(pa.array(moved))
+                failure_frames.append(
+                    pd.DataFrame(
+                        {
+                            "elapsed_s": t_us[moved] / 1e6,
+                            "name": nc[moved],
+                            "ok": ok[moved],
+                            "failure_kind": kc[moved],
+                            "close_code": sub.column("close_code").to_pandas(
+                                types_mapper={pa.int32(): pd.Int32Dtype()}.get
+                            ),
+                            "prior_kind": pk[moved],
+                        }
                     )
-                moved = ~ok | is_late | (kc >= 0)
-                if moved.any():
-                    sub = table.filter(pa.array(moved))
-                    failure_frames.append(
-                        pd.DataFrame(
-                            {
-                                "elapsed_s": t_us[moved] / 1e6,
-                                "name": nc[moved],
-                                "ok": ok[moved],
-                                "failure_kind": kc[moved],
-                                "close_code": sub.column("close_code").to_pandas(
-                                    types_mapper={pa.int32(): pd.Int32Dtype()}.get
-                                ),
-                                "prior_kind": pk[moved],
-                            }
-                        )
-                    )
-                pick = okr if fraction >= 1 else okr & (rng.random(n) < fraction)
-                plot_parts.append((t_us[pick], nc[pick], ms[pick]))
-                done += n
-                if progress is not None:
-                    with contextlib.suppress(OSError):  # a closed stderr stops no analysis
-                        progress(done)
-        except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
-            text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-            raise CorruptFileError(path, f"not a readable Parquet file ({text})") from None
+                )
+            pick = okr if fraction >= 1 else okr & (rng.random(n) < fraction)
+            plot_parts.append((t_us[pick], nc[pick], ms[pick]))
+            done += n
+            if progress is not None:
+                with contextlib.suppress(OSError):  # a closed stderr stops no analysis
+                    progress(done)
 
     nn = len(names.values)
     requests, ok_count, ok_sum = _grow(requests, nn), _grow(ok_count, nn), _grow(ok_sum, nn)

@@ -67,6 +67,6 @@ def bootstrap_quantile(x: np.ndarray, q: float, draws: int, rng: np.random.Gener
     return x[idx]
 
 
-def _iqr(x: np.ndarray) -> float:
+def iqr_of(x: np.ndarray) -> float:
     q1, q3 = quantiles_sorted(x, [0.25, 0.75])
     return float(q3 - q1)

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.compare import BETTER, INCONCLUSIVE, MAX_MORE_RUNS, WORSE, Comparison, Verdict
-from analysis.summarize import CLOSE_1011, Summary, qlabel
+from analysis.quantiles import qlabel
 from analysis.summarize import QUANTILES as SUMMARY_QUANTILES
+from analysis.summary import CLOSE_1011, Summary
 from resultsformat import FAILURE_KINDS
 from resultsformat.backend import total as attribution_total
 from resultsformat.meta import describe_end, end_reason, is_completed

@@ -69,7 +69,7 @@ def describe_change(row: pd.Series) -> str:
 _PRIORITY = {"defects": 0, "latency": 2, "throughput": 3, "failures": 4, "failure kinds": 5}
 
 
-def _by_priority(m: pd.DataFrame, primary: str) -> pd.DataFrame:
+def by_priority(m: pd.DataFrame, primary: str) -> pd.DataFrame:
     """Rows in headline order: defects, the primary request, other latency, the rest."""
     rank = m["section"].map(_PRIORITY).fillna(9) - ((m["name"] == primary) * 1.5)
     return m.assign(_rank=rank).sort_values("_rank", kind="stable").drop(columns="_rank")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from loadtests.results import SCHEMA, Row, _atomic, rows_to_table
+from loadtests.results import SCHEMA, Row, atomic_open, rows_to_table
+from resultsformat.footer import footer_ts_span
 
 #: Rows sorted and written at a time by ``merge_parts``: its memory, whatever the run's length.
 MERGE_SLICE_ROWS = 500_000
@@ -36,7 +36,7 @@ def merge_parts(out_dir: Path, pending: list[Row] | None = None) -> int:
         sources.append(rows_to_table(pending))
     spans = [_ts_span(src) for src in sources]
     written = 0
-    with _atomic(target, "wb") as fh, pq.ParquetWriter(fh, SCHEMA, compression="zstd") as out:
+    with atomic_open(target, "wb") as fh, pq.ParquetWriter(fh, SCHEMA, compression="zstd") as out:
         for lo, hi in _slices(spans):
             tables = [
                 _rows_between(src, lo, hi)
@@ -72,21 +72,12 @@ def _ts_span(src: pa.Table | Path) -> Span:
         if not mm["min"].is_valid:
             return _NO_TS[1], _NO_TS[0], src.num_rows, nulls  # overlaps no slice
         return mm["min"].as_py(), mm["max"].as_py(), src.num_rows, nulls
-    meta = pq.read_metadata(src)
-    lo, hi, nulls = _NO_TS[1], _NO_TS[0], False
-    col = meta.schema.to_arrow_schema().get_field_index("ts")
-    for g in range(meta.num_row_groups):
-        stats = meta.row_group(g).column(col).statistics
-        if stats is None or not stats.has_min_max:
-            return _NO_TS[0], _NO_TS[1], meta.num_rows, True
-        nulls |= bool(stats.null_count)
-        lo = min(lo, _stat_us(stats.min))
-        hi = max(hi, _stat_us(stats.max))
-    return lo, hi, meta.num_rows, nulls
-
-
-def _stat_us(value: Any) -> int:
-    return int(pa.scalar(value, type=SCHEMA.field("ts").type).cast(pa.int64()).as_py())
+    span = footer_ts_span(src)
+    if span is None:  # no statistics: overlaps every slice
+        return _NO_TS[0], _NO_TS[1], pq.read_metadata(src).num_rows, True
+    if span.first_us is None or span.last_us is None:
+        return _NO_TS[1], _NO_TS[0], span.rows, span.nulls  # overlaps no slice
+    return span.first_us, span.last_us, span.rows, span.nulls
 
 
 def _us(ts: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from loadtests.accounts import read_identities
 from loadtests.config import StartRuns, UsageError, parse_duration
 from loadtests.shapes import SHAPES
 from resultsformat.cli import OneLineParser
@@ -153,8 +154,6 @@ class RunPlan:
         return replace(self, master_bind_host=host, master_bind_port=port)
 
     def _check_accounts_file(self, path: Path) -> None:
-        from loadtests.users import read_identities  # imports Locust: only when asked
-
         try:
             accounts = len(read_identities(str(path)))
         except OSError as exc:

@@ -59,7 +59,7 @@ class ResultsWriteError(OSError):
 
 
 @contextmanager
-def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
+def atomic_open(path: Path, mode: str) -> Iterator[IO[Any]]:
     """Yield a temporary file; on success fsync it and rename it over ``path``.
 
     On any failure the temporary file is removed and ``path`` keeps its old content;
@@ -91,7 +91,7 @@ def _fsync_dir(directory: Path) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically and durably."""
-    with _atomic(path, "w") as fh:
+    with atomic_open(path, "w") as fh:
         fh.write(text)
 
 
@@ -102,7 +102,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:
     """Write a Parquet file atomically and durably."""
-    with _atomic(path, "wb") as fh:
+    with atomic_open(path, "wb") as fh:
         pq.write_table(table, fh, compression="zstd")
 
 

@@ -10,7 +10,6 @@ run's raw event log.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 import time
@@ -21,67 +20,20 @@ from locust import task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
+from loadtests.accounts import credentials, load_config, set_config
 from loadtests.checks import Account, GoldenPathFailure, RunCheck
-from loadtests.config import LoadConfig
 from loadtests.wsclient import ClosedByServer, WsConnection, token_subject, ws_url
 from resultsformat import GOLDEN_PATH, LATE_FRAME, RESPONSE
 
-_config: LoadConfig | None = None
+__all__ = ["CLOSE_WAIT_S", "GoldenPathUser", "load_config", "set_config"]
+
 _local_index = itertools.count()
-_csv_identities: list[tuple[str, str]] | None = None
 # Backend users in this process, by user id: virtual users logged in as one account
 # share what it sent, so one's messages are never foreign to the other.
 _accounts: dict[str, Account] = {}
 # Seconds a socket closed at the end of the load (or after a timeout) waits for the
 # server's close frame, checking every message that arrives before it.
 CLOSE_WAIT_S = 1.0
-
-
-def load_config() -> LoadConfig:
-    """This process's LoadConfig: set by the runner, else read from the environment."""
-    global _config
-    if _config is None:
-        _config = LoadConfig.from_env()
-    return _config
-
-
-def set_config(cfg: LoadConfig) -> None:
-    global _config, _csv_identities
-    _config, _csv_identities = cfg, None
-
-
-def read_identities(path: str) -> list[tuple[str, str]]:
-    """``username,password`` rows of a CSV (header and ``#`` comments allowed).
-
-    Raises ValueError naming the first bad line.
-    """
-    identities = []
-    with open(path, newline="") as fh:
-        for lineno, row in enumerate(csv.reader(fh), start=1):
-            if not row or row[0].startswith("#") or row[:2] == ["username", "password"]:
-                continue
-            if len(row) < 2 or not row[0] or not row[1]:
-                raise ValueError(f"{path}:{lineno}: expected username,password")
-            identities.append((row[0], row[1]))
-    if not identities:
-        raise ValueError(f"{path}: no username,password rows")
-    return identities
-
-
-def account_slice(pool: int, processes: int, worker: int) -> range:
-    """The account indices (of ``pool``) that worker ``worker`` of ``processes`` logs in as.
-
-    Processes get disjoint slices, ``worker, worker + processes, ...``, so an account never
-    spans processes: virtual users share an account's canaries only within one process.
-    """
-    return range(worker, pool, max(1, processes))
-
-
-def _identities(cfg: LoadConfig) -> list[tuple[str, str]]:
-    global _csv_identities
-    if _csv_identities is None:
-        _csv_identities = read_identities(cfg.users_csv or "")
-    return _csv_identities
 
 
 class GoldenPathUser(FastHttpUser):
@@ -105,14 +57,7 @@ class GoldenPathUser(FastHttpUser):
         processes = max(1, self.cfg.processes)
         # Distinct across processes: worker k of n takes k, k+n, k+2n, ...
         self.source_index = worker + local * processes
-        if self.cfg.users_csv:
-            identities = _identities(self.cfg)
-            mine = account_slice(len(identities), processes, worker)
-            self.username, self.password = identities[mine[local % len(mine)]]
-        else:
-            mine = account_slice(self.cfg.pool_size, processes, worker)
-            self.username = f"{self.cfg.user_prefix}{mine[local % len(mine)]}"
-            self.password = self.cfg.password
+        self.username, self.password = credentials(self.cfg, worker, local)
         self.token: str | None = None
         self.login_failure = "auth_failed"
         self.user_id = ""

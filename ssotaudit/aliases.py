@@ -14,7 +14,7 @@ from ssotaudit.resolve import ClassKey, Resolver
 from ssotaudit.scan import Binding, ModuleScan, dotted, matches, parse_file
 
 
-def _aliases(
+def module_aliases(
     resolver: Resolver,
     module: ModuleScan,
     patterns: Sequence[str],
@@ -114,7 +114,7 @@ def _strings(nodes: Iterable[ast.expr | None]) -> list[str]:
     return [n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
 
-def _lazy_aliases(
+def lazy_aliases(
     resolver: Resolver,
     module: ModuleScan,
     patterns: Sequence[str],

@@ -24,12 +24,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ssotaudit.aliases import _aliases, _lazy_aliases
+from ssotaudit.aliases import lazy_aliases, module_aliases
 from ssotaudit.forwarding import (
-    _accessors,
-    _methods,
-    _self_attr,
+    accessors_of,
     forward_target,
+    methods_of,
+    self_attr,
 )
 from ssotaudit.model import (
     KIND_ORDER,
@@ -108,7 +108,7 @@ class _ClassAnalyzer:
                     out.add(stmt.target.id)
             elif isinstance(stmt, ast.Assign) and r.call_makes_canonical(mod, stmt.value):
                 out.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
-        for method in _methods(cls):
+        for method in methods_of(cls):
             if not method.args.args:
                 continue
             self_name = method.args.args[0].arg
@@ -118,7 +118,7 @@ class _ClassAnalyzer:
             }
             for node in ast.walk(method):
                 if isinstance(node, ast.AnnAssign):
-                    attr = _self_attr(node.target, self_name)
+                    attr = self_attr(node.target, self_name)
                     if attr and (
                         r.refers_to_canonical(mod, annotation_names(node.annotation))
                         or (node.value is not None and self._value_is_canonical(node.value, params))
@@ -126,7 +126,7 @@ class _ClassAnalyzer:
                         out.add(attr)
                 elif isinstance(node, ast.Assign):
                     for target in node.targets:
-                        attr = _self_attr(target, self_name)
+                        attr = self_attr(target, self_name)
                         if attr and self._value_is_canonical(node.value, params):
                             out.add(attr)
         return out
@@ -137,7 +137,7 @@ class _ClassAnalyzer:
         if node is None:  # not kept by the scan: the name did not match
             raise ValueError(f"class {cls.name} was scanned without its node")
         if base is not None:
-            overrides = sorted({m.name for m in _methods(node) if not m.name.startswith("_")})
+            overrides = sorted({m.name for m in methods_of(node) if not m.name.startswith("_")})
             detail = f"subclass of the canonical class via base {base}"
             if overrides:
                 detail += f"; overrides {', '.join(overrides)}"
@@ -157,8 +157,8 @@ class _ClassAnalyzer:
             )
         reasons: dict[str, str] = {}
         forwarded: set[str] = set()
-        reachable = _accessors(node, held)
-        for method in _methods(node):
+        reachable = accessors_of(node, held)
+        for method in methods_of(node):
             if method.name.startswith("_"):
                 continue
             attr, why = forward_target(method, reachable)
@@ -228,9 +228,9 @@ def classify(
 
     for module in resolver.modules.values():
         if not module.is_test:
-            findings += _aliases(resolver, module, patterns, reachable)
+            findings += module_aliases(resolver, module, patterns, reachable)
             if "__getattr__" in module.functions:
-                findings += _lazy_aliases(resolver, module, patterns, reachable)
+                findings += lazy_aliases(resolver, module, patterns, reachable)
 
         analyzer = _ClassAnalyzer(resolver, module)
         for name, defs in module.classes.items():

@@ -14,11 +14,11 @@ _PREAMBLE_CALL = re.compile(r"warn|inc|count|record|track|note|log|debug|info|me
 Method = ast.FunctionDef | ast.AsyncFunctionDef
 
 
-def _methods(cls: ast.ClassDef) -> list[Method]:
+def methods_of(cls: ast.ClassDef) -> list[Method]:
     return [s for s in cls.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
 
 
-def _self_attr(node: ast.expr, self_name: str) -> str | None:
+def self_attr(node: ast.expr, self_name: str) -> str | None:
     """``attr`` for ``self.attr``, else None."""
     if (
         isinstance(node, ast.Attribute)
@@ -36,7 +36,7 @@ def _held_attr(node: ast.expr, self_name: str) -> str | None:
     if isinstance(node, ast.Call):
         node = node.func
     if isinstance(node, ast.Attribute):
-        return _self_attr(node.value, self_name)
+        return self_attr(node.value, self_name)
     return None
 
 
@@ -54,7 +54,7 @@ def _is_preamble(stmt: ast.stmt, self_name: str, held: Collection[str]) -> bool:
     if isinstance(stmt, ast.Assign):
         if isinstance(stmt.value, ast.Constant):
             return True
-        return all(_self_attr(t, self_name) in held for t in stmt.targets)
+        return all(self_attr(t, self_name) in held for t in stmt.targets)
     if isinstance(stmt, ast.If):
         return all(
             isinstance(s, ast.Raise) or _is_preamble(s, self_name, held)
@@ -89,7 +89,7 @@ def forward_target(method: Method, held: Collection[str] = ()) -> tuple[str | No
         return None, f"runs its own code (line {extra[0].lineno}) instead of forwarding"
     attr: str | None = None
     if isinstance(last, ast.Return) and last.value is not None:
-        attr = _self_attr(last.value, self_name) or _held_attr(last.value, self_name)
+        attr = self_attr(last.value, self_name) or _held_attr(last.value, self_name)
     elif isinstance(last, ast.Expr):
         attr = _held_attr(last.value, self_name)
     elif isinstance(last, ast.With | ast.AsyncWith) and len(last.items) == 1:
@@ -105,10 +105,10 @@ def forward_target(method: Method, held: Collection[str] = ()) -> tuple[str | No
     return attr, ""
 
 
-def _accessors(cls: ast.ClassDef, held: set[str]) -> set[str]:
+def accessors_of(cls: ast.ClassDef, held: set[str]) -> set[str]:
     """``held`` plus methods/properties that only return a held attribute (``self.factory``)."""
     out = set(held)
-    methods = [m for m in _methods(cls) if len(m.args.args) == 1 and not m.args.kwonlyargs]
+    methods = [m for m in methods_of(cls) if len(m.args.args) == 1 and not m.args.kwonlyargs]
     changed = True
     while changed:
         changed = False
@@ -119,7 +119,7 @@ def _accessors(cls: ast.ClassDef, held: set[str]) -> set[str]:
             if not body or not isinstance(body[0], ast.Return) or body[0].value is None:
                 continue
             attr, _ = forward_target(method, out)
-            if attr in out and _self_attr(body[0].value, method.args.args[0].arg) == attr:
+            if attr in out and self_attr(body[0].value, method.args.args[0].arg) == attr:
                 out.add(method.name)
                 changed = True
     return out

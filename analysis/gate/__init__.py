@@ -5,7 +5,8 @@
     criteria.py the metrics an objective may judge (and how each is read: readers.py),
                 the criterion grammar ``p95 < 200 ms``, ``p95 <= +10%``
     slo.py      the SLO file: pydantic models of its tables, errors with line numbers
-    judge.py    objective outcomes and the four-way verdict (pass, warning, fail, inconclusive)
+    judge.py    each objective judged, and the four-way verdict decided
+    outcomes.py the outcomes (pass, warning, fail, inconclusive, skipped), the verdict, exit codes
     junit.py    JUnit XML, one test case per objective
     trials.py   ``gate run``: smoke on green, interleaved blue/green trials, judge
     serve.py    ``gate serve``: the gate behind HTTP (Flagger webhook, Argo web metric)

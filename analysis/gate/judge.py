@@ -25,10 +25,7 @@ tolerance (the criterion is one-sided); otherwise it is inconclusive.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -45,33 +42,46 @@ from analysis.compare import (
     compare,
 )
 from analysis.load import RunGroup
-from analysis.summarize import Summary, qlabel, summarize
+from analysis.quantiles import qlabel
+from analysis.summarize import summarize
+from analysis.summary import Summary
 from resultsformat.meta import describe_end, is_completed
 
-from .criteria import COUNT, LATENCY, METRICS, RATE, Criterion
+from .criteria import METRICS, Criterion
+from .outcomes import (
+    EXIT_CODES,
+    FAIL,
+    INCONC,
+    PASS,
+    SKIP,
+    WARN,
+    ObjectiveResult,
+    Outcome,
+    Verdict,
+    finite_or_none,
+    format_value,
+)
 from .readers import Missing, TooFew
 from .slo import Objective, Slo
 
+__all__ = [
+    "EXIT_CODES",
+    "FAIL",
+    "INCONC",
+    "PASS",
+    "RUNS_COMPLETED",
+    "SKIP",
+    "WARN",
+    "Judge",
+    "ObjectiveResult",
+    "Outcome",
+    "Verdict",
+    "absolute_value",
+    "decide",
+    "format_value",
+    "judge",
+]
 
-class Outcome(StrEnum):
-    """An objective's (and the gate's) outcome: the words of verdict.json, JUnit and the
-    HTTP answer, defined once. Members are strings, so they compare and serialise as such."""
-
-    PASS = "pass"  # noqa: S105 - an outcome, not a password
-    WARN = "warning"
-    FAIL = "fail"
-    INCONC = "inconclusive"
-    SKIP = "skipped"
-
-
-PASS, WARN, FAIL, INCONC, SKIP = (
-    Outcome.PASS,
-    Outcome.WARN,
-    Outcome.FAIL,
-    Outcome.INCONC,
-    Outcome.SKIP,
-)
-EXIT_CODES: dict[str, int] = {PASS: 0, WARN: 0, FAIL: 1, INCONC: 3}
 _SCORE: dict[str, float] = {PASS: 1.0, WARN: 0.5, FAIL: 0.0}
 
 # Always judged, whatever the SLO file says: figures from a run that lost a worker,
@@ -85,129 +95,6 @@ RUNS_COMPLETED = Objective(
     critical=True,
     description="every judged run ended with end_reason 'completed' (meta.json)",
 )
-
-
-@dataclass
-class ObjectiveResult:
-    """How one objective fared; ``value`` is in the criterion's units (ms, fraction, count)."""
-
-    objective: Objective
-    outcome: str
-    value: float | None = None
-    baseline_value: float | None = None
-    detail: str = ""
-    more_samples: int | None = None  # per side, when inconclusive for lack of samples
-    more_runs: int | None = None  # per side, when inconclusive for run-to-run noise
-
-    def to_dict(self) -> dict[str, Any]:
-        o = self.objective
-        return {
-            "name": o.name,
-            "metric": o.metric,
-            "request": o.request,
-            "criterion": o.criterion.text,
-            "op": o.criterion.op,
-            "threshold": _num(o.criterion.threshold),
-            "relative": o.relative,
-            "warning": o.warning.text if o.warning else None,
-            "value": _num(self.value),
-            "baseline_value": _num(self.baseline_value),
-            "outcome": self.outcome,
-            "critical": o.critical,
-            "weight": o.weight,
-            "missing": o.missing,
-            "detail": self.detail,
-        }
-
-
-@dataclass
-class Verdict:
-    """The gate's answer: verdict, score, every objective, and what would decide it."""
-
-    verdict: str
-    score: float | None
-    results: list[ObjectiveResult]
-    inconclusive_hint: str = ""
-    slo_source: str = ""
-    candidate: list[str] = field(default_factory=list)
-    baseline: list[str] | None = None
-    strict: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        if self.verdict == WARN and self.strict:
-            return 1
-        return EXIT_CODES[self.verdict]
-
-    @property
-    def passed(self) -> bool:
-        return self.exit_code == 0
-
-    @property
-    def failing(self) -> list[ObjectiveResult]:
-        return [r for r in self.results if r.outcome == FAIL]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict,
-            "passed": 1 if self.passed else 0,
-            "score": _num(self.score),
-            "exit_code": self.exit_code,
-            "strict": self.strict,
-            "failing": [r.objective.name for r in self.failing],
-            "objectives": [r.to_dict() for r in self.results],
-            "inconclusive_hint": self.inconclusive_hint or None,
-            "slo": self.slo_source,
-            "candidate": self.candidate,
-            "baseline": self.baseline,
-            **self.extras,
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
-
-    def lines(self) -> list[str]:
-        """A human summary: one line per objective, then the verdict."""
-        out = []
-        width = max((len(r.objective.name) for r in self.results), default=10)
-        for r in self.results:
-            crit = "!" if r.objective.critical else " "
-            value = format_value(r.value, r.objective)
-            out.append(
-                f"{r.outcome.upper():<12} {crit} {r.objective.name:<{width}}  "
-                f"{r.objective.criterion.text:<34} {value:>12}  {r.detail}".rstrip()
-            )
-        score = "n/a" if self.score is None else f"{self.score:.2f}"
-        head = f"gate: {self.verdict.upper()} (score {score}, exit {self.exit_code})"
-        if self.failing:
-            head += ": failing " + ", ".join(r.objective.name for r in self.failing)
-        out.append(head)
-        if self.inconclusive_hint:
-            out.append(f"to decide: {self.inconclusive_hint}")
-        return out
-
-
-def _num(x: float | None) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def format_value(value: float | None, o: Objective) -> str:
-    """A value in the objective's units: ``12.30 ms``, ``99.512%``, ``3``."""
-    if value is None or not math.isfinite(value):
-        return "-"
-    if o.relative:
-        return f"{value:.1f} ms"
-    if o.kind == RATE:
-        return f"{value:.3%}"
-    if o.kind == LATENCY:
-        return f"{value:.2f} ms"
-    if o.kind == COUNT:
-        return f"{value:.0f}"
-    return f"{value:.2f}"
 
 
 # --- values -----------------------------------------------------------------------------
@@ -320,7 +207,7 @@ class Judge:
             row = cmp.metric(request, label)
         except KeyError:
             raise Missing(f"no {request!r} {label} on both sides") from None
-        value, base = _num(row["candidate"]), _num(row["baseline"])
+        value, base = finite_or_none(row["candidate"]), finite_or_none(row["baseline"])
         if value is None or base is None:
             raise Missing(f"no successful {request!r} samples on one side")
         detail = _describe(row)
@@ -336,7 +223,7 @@ class Judge:
                     )
             return ObjectiveResult(o, FAIL, value, base, detail)
         assert v == INCONCLUSIVE, f"a comparison verdict: {v!r}"
-        hi = _num(row["change_hi"])
+        hi = finite_or_none(row["change_hi"])
         if hi is not None and hi < o.criterion.threshold:
             # The criterion is one-sided: an interval (calibrated noise included) wholly below
             # the tolerance settles it, even when compare, two-sided, cannot say "no change".

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-from .judge import FAIL, INCONC, SKIP, WARN, Verdict, format_value
+from .outcomes import FAIL, INCONC, SKIP, WARN, Verdict, format_value
 
 SUITE = "goldenpath-gate"
 

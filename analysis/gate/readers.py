@@ -14,7 +14,7 @@ from analysis.quantiles import samples_for_bounded_ci
 
 if TYPE_CHECKING:
     from analysis.load import RunGroup
-    from analysis.summarize import Summary
+    from analysis.summary import Summary
 
 #: ``read(metric, request, summary, group) -> value``
 Reader = Callable[[str, "str | None", "Summary", "RunGroup"], float]

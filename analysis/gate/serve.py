@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .common import PROG, UNUSABLE, Parser, UsageError, guarded
 from .files import judge_dirs, write_outputs
-from .judge import FAIL, INCONC, Verdict
+from .outcomes import FAIL, INCONC, Verdict
 from .trials import add_run_options, gate_run_from_args
 
 SERVE_PROG = f"{PROG} serve"

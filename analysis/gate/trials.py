@@ -26,7 +26,8 @@ from resultsformat.duration import parse_duration
 from .common import PROG, UNUSABLE, Parser, UsageError, add_judge_options, guarded
 from .criteria import Criterion
 from .files import write_outputs
-from .judge import FAIL, INCONC, PASS, Judge, ObjectiveResult, Verdict, decide
+from .judge import Judge, decide
+from .outcomes import FAIL, INCONC, PASS, ObjectiveResult, Verdict
 from .slo import Objective, Slo, load_slo
 
 RUN_PROG = f"{PROG} run"
