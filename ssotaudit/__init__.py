@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from ssotaudit.classify import classify, parse_canonical
+from ssotaudit.discover import discover
 from ssotaudit.importcheck import check_imports
 from ssotaudit.model import (
     AuditReport,
@@ -28,7 +29,7 @@ from ssotaudit.model import (
     Kind,
     SSOTError,
 )
-from ssotaudit.scan import discover, scan_files
+from ssotaudit.scan import scan_files
 
 __all__ = [
     "DEFAULT_FUNCTION_PATTERNS",

@@ -10,7 +10,7 @@ from ssotaudit import (
     Kind,
     audit,
 )
-from ssotaudit.scan import is_test_path
+from ssotaudit.discover import is_test_path
 from tests.utils.ssot import CANON_PKG, kinds_at, one, write_tree
 
 # -- resolution and classification on small trees ------------------------------------

@@ -1,11 +1,8 @@
 """The canonical ``ExecutionEngineFactory``: one per process, one engine per user run.
 
-Error hierarchy::
-
-    FactoryError
-    ├── InvalidContextError     empty or placeholder ids, wrong context type
-    ├── UserEngineLimitError    a user already holds max_engines_per_user engines
-    └── FactoryShutdownError    the factory is shutting down
+Its parts: the errors (``errors.py``), the immutable ``UserExecutionContext``
+(``user_context.py``) and the ``UserExecutionEngine`` (``user_engine.py``), all
+importable from here as before.
 
 Isolation by construction: an engine holds its own immutable context and an
 emitter bound to that context's user, and every registry change below happens
@@ -22,227 +19,34 @@ import logging
 import time
 import warnings
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Mapping
-from types import MappingProxyType
-from typing import Any, NoReturn
+from collections.abc import AsyncIterator
+from typing import Any
 
-from reference_backend.agent import ModelProvider, ProviderError
-from reference_backend.audit import AuditTrail
-from reference_backend.bridge import Emitter, WebSocketBridge
-from reference_backend.events import (
-    AGENT_COMPLETED,
-    AGENT_STARTED,
-    AGENT_THINKING,
-    TOOL_COMPLETED,
-    TOOL_EXECUTING,
-    agent_event,
-    error_event,
+from reference_backend.agent import ModelProvider
+from reference_backend.agents.supervisor.errors import (
+    FactoryError,
+    FactoryShutdownError,
+    InvalidContextError,
+    UserEngineLimitError,
 )
+from reference_backend.agents.supervisor.user_context import PLACEHOLDER_IDS, UserExecutionContext
+from reference_backend.agents.supervisor.user_engine import UserExecutionEngine
+from reference_backend.audit import AuditTrail
+from reference_backend.bridge import WebSocketBridge
+
+__all__ = [
+    "PLACEHOLDER_IDS",
+    "ExecutionEngineFactory",
+    "FactoryError",
+    "FactoryShutdownError",
+    "InvalidContextError",
+    "UserEngineLimitError",
+    "UserExecutionContext",
+    "UserExecutionEngine",
+    "record_compat_use",
+]
 
 log = logging.getLogger(__name__)
-
-
-class FactoryError(Exception):
-    """Base of the factory's errors."""
-
-
-class InvalidContextError(FactoryError, ValueError):
-    """A context with an empty or placeholder id, or not a UserExecutionContext."""
-
-
-class UserEngineLimitError(FactoryError):
-    """The user already holds the most engines allowed."""
-
-
-class FactoryShutdownError(FactoryError):
-    """The factory is shutting down and creates no more engines."""
-
-
-# Ids that mean "someone forgot to pass the real one": accepting them would put
-# unrelated users into one bucket.
-PLACEHOLDER_IDS = frozenset(
-    {
-        "placeholder",
-        "default",
-        "none",
-        "null",
-        "nil",
-        "undefined",
-        "test",
-        "mock",
-        "fake",
-        "dummy",
-        "example",
-        "temp",
-        "tmp",
-        "unknown",
-        "anonymous",
-        "system",
-        "0",
-        "-1",
-    }
-)
-_DEPRECATED_KEYWORDS = ("session_id", "thread_id")
-
-
-def _check_id(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidContextError(f"{name} must be a non-empty string, got {value!r}")
-    if value.strip().lower() in PLACEHOLDER_IDS:
-        raise InvalidContextError(f"{name}={value!r} is a placeholder, not a real id")
-    return value
-
-
-class UserExecutionContext:
-    """Who a run belongs to: ``UserExecutionContext(user_id, run_id, **metadata)``, immutable.
-
-    The legacy keywords ``session_id`` and ``thread_id`` are accepted with a
-    DeprecationWarning and kept in ``metadata`` (the original raised TypeError).
-    """
-
-    __slots__ = ("user_id", "run_id", "metadata")
-    user_id: str
-    run_id: str
-    metadata: Mapping[str, Any]
-
-    def __init__(self, user_id: str, run_id: str, **metadata: Any) -> None:
-        for keyword in _DEPRECATED_KEYWORDS:
-            if keyword in metadata:
-                warnings.warn(
-                    f"UserExecutionContext({keyword}=...) is deprecated; it is kept in metadata",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
-        object.__setattr__(self, "user_id", _check_id("user_id", user_id))
-        object.__setattr__(self, "run_id", _check_id("run_id", run_id))
-        object.__setattr__(self, "metadata", MappingProxyType(dict(metadata)))
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError(f"UserExecutionContext is immutable: cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"UserExecutionContext is immutable: cannot delete {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, UserExecutionContext):
-            return NotImplemented
-        return (self.user_id, self.run_id, dict(self.metadata)) == (
-            other.user_id,
-            other.run_id,
-            dict(other.metadata),
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.user_id, self.run_id))
-
-    def __repr__(self) -> str:
-        return f"UserExecutionContext(user_id={self.user_id!r}, run_id={self.run_id!r})"
-
-
-class UserExecutionEngine:
-    """Runs one user's agent runs; sends events only through its own user's emitter."""
-
-    _ids = itertools.count(1)  # unique per process, and cheaper than uuid4 on the hot path
-
-    def __init__(
-        self,
-        *,
-        context: UserExecutionContext,
-        emit: Emitter,
-        emit_user_id: str,
-        model: ModelProvider,
-        agent_name: str = "supervisor",
-    ) -> None:
-        self.engine_id = f"engine-{next(self._ids)}"
-        self.context = context
-        self.agent_name = agent_name
-        self._emit = emit
-        self._emit_user_id = emit_user_id
-        self._model = model
-        self.created_at = time.monotonic()
-        self.last_used = self.created_at
-        self.active_runs = 0
-        self.runs_completed = 0
-        self.closed = False
-
-    @property
-    def user_id(self) -> str:
-        return self.context.user_id
-
-    def validate(self) -> None:
-        """The engine's context, emitter and owner are one and the same user."""
-        if self._emit_user_id != self.context.user_id:
-            raise InvalidContextError(
-                f"engine for {self.context.user_id!r} bound to {self._emit_user_id!r}'s sockets"
-            )
-
-    def is_idle(self, now: float, timeout_s: float) -> bool:
-        return self.active_runs == 0 and now - self.last_used >= timeout_s
-
-    async def execute(
-        self, message: str, *, thread_id: str, client_msg_id: str | None = None
-    ) -> str | None:
-        """Run the agent on ``message``, streaming the five golden-path events.
-
-        Returns the reply, or None when the model failed (an ``error`` event says so).
-        """
-        if self.closed:
-            raise FactoryError(f"engine {self.engine_id} is closed")
-        ctx, started = self.context, time.perf_counter()
-        self.active_runs += 1
-        self.last_used = time.monotonic()
-
-        def event(kind: str, data: dict[str, Any], tool_name: str | None = None) -> Any:
-            return agent_event(
-                kind,
-                user_id=ctx.user_id,
-                run_id=ctx.run_id,
-                thread_id=thread_id,
-                agent_name=self.agent_name,
-                data=data,
-                tool_name=tool_name,
-                client_msg_id=client_msg_id,
-            )
-
-        try:
-            await self._emit(
-                event(AGENT_STARTED, {"message": message, "client_msg_id": client_msg_id})
-            )
-            thought = await self._model.think(message)
-            await self._emit(event(AGENT_THINKING, {"thought": thought}))
-            call = await self._model.choose_tool(message)
-            await self._emit(
-                event(TOOL_EXECUTING, {"tool_name": call.name, "args": call.args}, call.name)
-            )
-            result = await self._model.run_tool(call)
-            await self._emit(
-                event(TOOL_COMPLETED, {"tool_name": call.name, "result": result}, call.name)
-            )
-            reply = await self._model.reply(message, result)
-            await self._emit(
-                event(
-                    AGENT_COMPLETED,
-                    {
-                        "result": reply,
-                        "client_msg_id": client_msg_id,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    },
-                )
-            )
-        except ProviderError as exc:
-            log.warning("run %s of %s: %s", ctx.run_id, ctx.user_id, exc)
-            await self._emit(
-                error_event("agent_failed", str(exc), run_id=ctx.run_id, thread_id=thread_id)
-            )
-            return None
-        finally:
-            self.active_runs -= 1
-            self.last_used = time.monotonic()
-        self.runs_completed += 1
-        return reply
-
-    def close(self) -> None:
-        self.closed = True
 
 
 # Compatibility paths warn once per process and are counted here, so the
