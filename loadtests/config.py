@@ -61,6 +61,18 @@ class UsageError(Exception):
     """Bad command-line input: the CLI prints one line and exits 2."""
 
 
+class ResultsWriteError(OSError):
+    """A results file could not be written (a full disk, a file-size limit, ...).
+
+    Its message is one line naming the file and the errno.
+    """
+
+    def __str__(self) -> str:
+        reason = os.strerror(self.errno) if self.errno else (self.strerror or "I/O error")
+        code = f" (errno {self.errno})" if self.errno else ""
+        return f"could not write {self.filename}: {reason}{code}"
+
+
 def parse_duration(text: str, *, allow_zero: bool = False) -> float:
     """``500ms``, ``90s``, ``5m``, ``1h30m``, ``45`` -> seconds (:mod:`resultsformat.duration`)."""
     try:

@@ -300,3 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress line")
     return p
+
+
+def check_out_dir(out: Path) -> None:
+    """A run writes into a new or empty directory: ``UsageError`` otherwise."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"--out {out}: the directory is not empty")

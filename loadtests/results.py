@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from loadtests.config import ResultsWriteError
 from resultsformat import (
     LATE_FRAME,
     NOT_REQUEST_KINDS,
@@ -39,23 +40,11 @@ from resultsformat.meta import end_reason
 if TYPE_CHECKING:
     from loadtests.plan import RunPlan
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "ResultsWriteError"]
 
 _COLUMNS = SCHEMA.names
 #: One event-log row: the values of SCHEMA's columns, in order (``ts`` in epoch seconds).
 Row = tuple[Any, ...]
-
-
-class ResultsWriteError(OSError):
-    """A results file could not be written (a full disk, a file-size limit, ...).
-
-    Its message is one line naming the file and the errno.
-    """
-
-    def __str__(self) -> str:
-        reason = os.strerror(self.errno) if self.errno else (self.strerror or "I/O error")
-        code = f" (errno {self.errno})" if self.errno else ""
-        return f"could not write {self.filename}: {reason}{code}"
 
 
 @contextmanager

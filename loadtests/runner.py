@@ -14,9 +14,8 @@ import datetime as dt
 import os
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,15 +31,14 @@ from locust.html import get_html_report
 from locust.runners import MasterRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter, stats_history
 
-from loadtests.config import ENV_VAR, LoadConfig, UsageError
+from loadtests.config import ENV_VAR, LoadConfig
 from loadtests.embedded import BackendError, EmbeddedBackend
 from loadtests.locustfile import attach
 from loadtests.merge import merge_parts
-from loadtests.plan import PROG, RunPlan, build_parser, reachable
+from loadtests.plan import RunPlan, check_out_dir, reachable
 from loadtests.recorder import Recorder
 from loadtests.results import (
     ResultsWriteError,
-    format_summary,
     new_meta,
     rows_on_disk,
     summarize_rows,
@@ -158,10 +156,10 @@ def _drive(
         if isinstance(runner, MasterRunner):
             await_last_reports(runner, recorder, lost)
         runner.quit()
-        # One more pass of Locust's CSV writer (every 1 s), so its files include the last reports.
-        gevent.sleep(1.1)
-        for g in background:
+        for g in background:  # they wait in gevent.sleep between passes: killed there
             g.kill()
+        with contextlib.suppress(Exception):
+            last_csv_pass(csv_writer)
         with contextlib.suppress(Exception):
             csv_writer.close_files()
         with contextlib.suppress(Exception):
@@ -171,12 +169,29 @@ def _drive(
     return end_reason, detail, recorder
 
 
+def last_csv_pass(writer: StatsCSVFileWriter) -> None:
+    """Locust's CSV writer passes once a second; this is one more pass, now, with the last
+    reports in (its greenlet killed first), instead of waiting up to a second for it."""
+    for handle, writes, columns, rows in (
+        (writer.requests_csv_filehandle, writer.requests_csv_writer,
+         writer.requests_csv_columns, writer._requests_data_rows),
+        (writer.failures_csv_filehandle, writer.failures_csv_writer,
+         writer.failures_columns, writer._failures_data_rows),
+        (writer.exceptions_csv_filehandle, writer.exceptions_csv_writer,
+         writer.exceptions_columns, writer._exceptions_data_rows),
+    ):  # fmt: skip
+        handle.seek(0)
+        handle.truncate()
+        writes.writerow(columns)
+        rows(writes)
+    writer._stats_history_data_rows(writer.stats_history_csv_writer, time.time())
+
+
 def run_once(
     plan: RunPlan, factory: str | None, out_dir: Path
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One load run into ``out_dir``; returns (meta, summary)."""
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise UsageError(f"--out {out_dir}: the directory is not empty")
+    check_out_dir(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started_at = dt.datetime.now(dt.UTC)
     meta = new_meta(plan, factory, started_at)
@@ -294,80 +309,10 @@ def run(plan: RunPlan) -> RunResult:
     disk) returns, with its ``end_reason`` and ``end_detail``.
     """
     plan = plan.checked()
-    out = plan.out or _default_out(plan.factory or "run")
+    out = plan.out or default_out(plan.factory or "run")
     meta, summary = run_once(plan, plan.factory, out)
     return RunResult(out=out, meta=meta, summary=summary)
 
 
-def _default_out(tag: str) -> Path:
+def default_out(tag: str) -> Path:
     return Path("results") / "runs" / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{tag}"
-
-
-def _side_by_side(results: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
-    cols = list(results)
-    rows: list[tuple[str, list[str]]] = []
-
-    def cell(summary: dict[str, Any], name: str, key: str, fmt: str) -> str:
-        value = summary["names"].get(name, {}).get(key)
-        return "-" if value is None else format(value, fmt)
-
-    for label, name, key, fmt in [
-        ("golden_path count", "golden_path", "count", "d"),
-        ("golden_path failures", "golden_path", "failures", "d"),
-        ("golden_path p50 ms", "golden_path", "p50", ".1f"),
-        ("golden_path p95 ms", "golden_path", "p95", ".1f"),
-        ("golden_path p99 ms", "golden_path", "p99", ".1f"),
-        ("response p95 ms", "response", "p95", ".1f"),
-    ]:
-        rows.append((label, [cell(results[c][1], name, key, fmt) for c in cols]))
-    counts = {c: results[c][1]["runs"] for c in cols}
-    rows.append(("agent runs failed", [str(counts[c].failed) for c in cols]))
-    rows.append(("isolation violations", [str(counts[c].isolation_violations) for c in cols]))
-    rows.append(("1011 closes", [str(counts[c].closes_1011) for c in cols]))
-    rows.append(("runs timed out", [str(counts[c].by_kind.get("timeout", 0)) for c in cols]))
-    width = max(len(r[0]) for r in rows) + 2
-    lines = ["".ljust(width) + "".join(c.rjust(14) for c in cols)]
-    lines += [label.ljust(width) + "".join(v.rjust(14) for v in vals) for label, vals in rows]
-    return lines
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``goldenpath run ...``; exit 0 when every run completed, 1 otherwise (a lost worker,
-    a dead backend, a failed write), 2 on bad input."""
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    try:
-        plan = RunPlan.from_args(args)
-        if args.compare:
-            base = args.out or _default_out("compare")
-            results = {}
-            for mode in ("legacy", "canonical"):
-                print(
-                    f"== {mode}: {args.users} users, {args.scenario}, {args.duration}",
-                    file=sys.stderr,
-                )
-                results[mode] = run_once(plan, mode, base / mode)
-            for mode, (meta, summary) in results.items():
-                print("\n".join(format_summary(mode, summary, meta)))
-            print("\nbefore (legacy) vs after (canonical):")
-            print("\n".join(_side_by_side(results)))
-            return 0 if all(is_completed(m) for m, _ in results.values()) else 1
-        out = args.out or _default_out(args.factory or "run")
-        meta, summary = run_once(plan, args.factory, out)
-        print("\n".join(format_summary(meta.get("factory_mode") or "run", summary, meta)))
-        if meta["end_reason"] == "write_failed":
-            print(f"{PROG}: error: {meta['end_detail']}", file=sys.stderr)
-            return 1
-        if not is_completed(meta):
-            reason, detail = meta["end_reason"], meta["end_detail"]
-            print(f"{PROG}: the run did not complete cleanly ({reason}): {detail}", file=sys.stderr)
-            return 1
-        return 0
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except BackendError as exc:
-        print(f"{PROG}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
-    except ResultsWriteError as exc:  # before the run started: nothing was recorded
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
