@@ -19,8 +19,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         plan = RunPlan.from_args(args)
-        if not args.compare and args.out is not None:
-            check_out_dir(args.out)
+        if args.out is not None:
+            outs = [args.out / m for m in ("legacy", "canonical")] if args.compare else [args.out]
+            for out in outs:
+                check_out_dir(out)
         from loadtests.results import format_summary
         from loadtests.runner import default_out, run_once  # imports Locust (gevent)
 

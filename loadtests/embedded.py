@@ -62,8 +62,8 @@ class EmbeddedBackend:
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1 (got {workers})")
-        if "--workers" in extra_args:
-            raise ValueError("pass workers=N, not --workers in extra_args")
+        if any(a.split("=")[0] == "--workers" for a in extra_args) or "workers" in (settings or {}):
+            raise ValueError("pass workers=N, not --workers in extra_args or settings")
         self.factory = factory
         self.users = users
         self.prefix = prefix
@@ -98,6 +98,9 @@ class EmbeddedBackend:
         env["GOLDENPATH_LOG_LEVEL"] = "info"
         for key, value in self.settings.items():
             env[f"GOLDENPATH_{key.upper()}"] = str(value)
+        if env["GOLDENPATH_LOG_LEVEL"].lower() not in ("debug", "info"):
+            env["GOLDENPATH_LOG_LEVEL"] = "info"  # the lines read below are INFO
+        env.pop("GOLDENPATH_WORKERS", None)  # workers=N says how many, and is waited for
         env["PYTHONUNBUFFERED"] = "1"
         return env
 

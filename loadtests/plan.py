@@ -95,6 +95,11 @@ class RunPlan:
             raise UsageError("--users must be at least 1")
         if self.duration_s <= 0 or self.response_timeout_s <= 0 or self.think_time_s < 0:
             raise UsageError("--duration and --response-timeout must be > 0, --think-time >= 0")
+        if "workers" in self.backend_settings:
+            raise UsageError(
+                "--backend-setting workers: the embedded backend is one process "
+                "(serve several workers yourself and point --host at them)"
+            )
         if self.scenario not in SHAPES:
             raise UsageError(f"--scenario {self.scenario!r}: one of {', '.join(sorted(SHAPES))}")
         for name, value, allowed in (
@@ -304,5 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_out_dir(out: Path) -> None:
     """A run writes into a new or empty directory: ``UsageError`` otherwise."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: not a directory")
+    if out.exists() and any(out.iterdir()):
         raise UsageError(f"--out {out}: the directory is not empty")
+    for parent in out.parents:  # a file where a directory must be made
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"--out {out}: {parent} is not a directory")
+            break

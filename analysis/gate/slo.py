@@ -24,6 +24,7 @@ Every error a user can make is an ``SloError`` carrying the file and line.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -297,6 +298,35 @@ def _message(error: Any) -> str:
     return template.format(input=error.get("input"))
 
 
+def _causes(errors: list[Any]) -> list[Any]:
+    """The errors without their consequences: a criterion read without the metric that
+    failed beside it (``names no metric``) is the metric's error, not its own."""
+    bad_metric = {e["loc"][:2] for e in errors if e["loc"][2:] == ("metric",)}
+    return [
+        e
+        for e in errors
+        if not (
+            e["loc"][2:] == ("criterion",) and e["type"] == "slo" and e["loc"][:2] in bad_metric
+        )
+    ]
+
+
+def _named_twice(data: dict[str, Any], where: _Lines) -> list[tuple[int, str]]:
+    """Explicit ``name`` values given twice: found with the tables' other errors, so the
+    earliest line is raised (names made from criteria are checked once those are valid)."""
+    raw = data.get("objective")
+    names = (
+        [o.get("name") if isinstance(o, dict) else None for o in raw]
+        if isinstance(raw, list)
+        else []
+    )
+    return [
+        (where.key("objective", i, "name"), f"duplicate objective name {name!r}")
+        for i, name in enumerate(names)
+        if isinstance(name, str) and name in names[:i]
+    ]
+
+
 def _line(where: _Lines, loc: tuple[Any, ...]) -> int:
     """The line of the key or table ``loc`` names (pydantic's location of an error)."""
     if len(loc) == 1:
@@ -327,9 +357,10 @@ def parse_slo(text: str, source: str = "<slo>") -> Slo:
     try:
         table = SloFile.model_validate(data)
     except ValidationError as exc:
-        errors = [(_line(where, e["loc"]), i, e) for i, e in enumerate(exc.errors())]
-        line, _, first = min(errors, key=lambda found: found[:2])
-        raise SloError(source, line, _message(first)) from None
+        found = [(_line(where, e["loc"]), _message(e)) for e in _causes(exc.errors())]
+        found += _named_twice(data, where)
+        line, message = min(found, key=lambda f: f[0] or math.inf)  # no line known: last
+        raise SloError(source, line, message) from None
     objectives: list[Objective] = []
     names: set[str] = set()
     for i, raw in enumerate(table.objective):

@@ -111,6 +111,17 @@ def test_criteria(text: str, metric: str, op: str, threshold: float, relative: b
         # of several errors, the earliest in the file
         ('[[objective]]\nweight = 0\ncriterion = "lat < 1"\n', 2, "weight must be positive"),
         ('[[objective]]\ncriterion = "lat < 1"\n[[objective]]\nfoo = 1\n', 2, "unknown metric"),
+        # an error with no line of its own (no objectives at all) comes after those with one
+        ("[gate]\nmin_score = 2\n", 2, "min_score"),
+        # a metric that fails is the error, not the criterion read without it
+        ('[[objective]]\ncriterion = "< 200 ms"\nmetric = "p96"\n', 3, "unknown metric 'p96'"),
+        # a name given twice, found with the other errors
+        (
+            '[[objective]]\nname = "a"\ncriterion = "p95 < 1 s"\n[[objective]]\nname = "a"\n'
+            'criterion = "p95 < 1 s"\n[[objective]]\ncriterion = "p95 < 1 s"\nweight = true\n',
+            5,
+            "duplicate objective name 'a'",
+        ),
     ],
 )
 def test_errors_name_the_line(text: str, line: int, reason: str) -> None:

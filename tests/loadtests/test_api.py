@@ -46,6 +46,7 @@ def test_the_cli_and_python_build_the_same_plan() -> None:
         (RunPlan(arrival="poison"), "--arrival 'poison'"),  # type: ignore[arg-type]
         (RunPlan(source_addresses=0), "--source-addresses must be at least 1"),
         (RunPlan(spawn_rate=-1), "--spawn-rate must be > 0"),
+        (RunPlan(backend_settings={"workers": "2"}), "the embedded backend is one process"),
     ],
 )
 def test_a_plan_that_cannot_run_is_refused_before_anything_starts(

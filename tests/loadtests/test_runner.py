@@ -208,6 +208,7 @@ def test_runs_slower_than_the_response_timeout_are_timeouts(
         (["--model", "open"], "--rate"),
         (["--host", "ftp://x"], "--host"),
         (["--backend-setting", "oops"], "KEY=VALUE"),
+        (["--backend-setting", "workers=2"], "the embedded backend is one process"),
         (["--scenario", "wave"], "invalid choice"),
     ],
 )
@@ -222,6 +223,12 @@ def test_run_refuses_a_non_empty_out_dir(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("recorded earlier")
     done = goldenpath("run", "--out", str(tmp_path), "--duration", "1s", timeout=60)
     assert done.returncode == 2 and "not empty" in done.stderr
+    assert (tmp_path / "keep.txt").read_text() == "recorded earlier"
+    # a file where the directory would go: one line, for --compare's two directories too
+    for args in (["--out", tmp_path / "keep.txt"], ["--compare", "--out", tmp_path / "keep.txt"]):
+        done = goldenpath("run", *map(str, args), "--duration", "1s", timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert "not a directory" in done.stderr and len(done.stderr.splitlines()) == 1
     assert (tmp_path / "keep.txt").read_text() == "recorded earlier"
 
 
