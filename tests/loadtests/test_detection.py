@@ -69,9 +69,15 @@ def test_every_injected_defect_is_counted_exactly(
         )
     final = final_outcomes(events)
     # every message the server got has its row: no run vanished, not even the last ones
-    assert set(truth["seen"]) == set(final.index), set(truth["seen"]) ^ set(final.index)
+    assert set(truth["seen"]) <= set(final.index), set(truth["seen"]) - set(final.index)
+    # A message the server never read (sent as the load ended, or while a starved server
+    # fell behind the response timeout) can only be a run the harness cut or timed out.
+    unseen = final[~final.index.isin(truth["seen"])]
+    assert set(unseen) <= {"timeout", "interrupted"}, unseen
     expected = expected_counts(truth, final, persistent=mode == "persistent")
-    counted = Counter(k for k in final if k is not None and k != "interrupted")
+    counted = Counter(
+        k for m, k in final.items() if m in truth["seen"] and k not in (None, "interrupted")
+    )
     assert counted == expected, (counted, expected)
     assert sum(len(v) for v in truth["injected"].values()) > 200  # every kind, many times
     assert set(truth["injected"]) == set(EXPECTED_KIND)
@@ -80,7 +86,7 @@ def test_every_injected_defect_is_counted_exactly(
     assert interrupted <= USERS
     # and the analysis counts them the same way (the one counting rule)
     s = summarize(load_run(events_dir(per_iteration_run, tmp_path, mode)), warmup="none")
-    assert s.failure_kinds.to_dict() == dict(expected)
+    assert s.failure_kinds.to_dict() == dict(expected + Counter(unseen[unseen == "timeout"]))
     assert s.interrupted_runs == interrupted
 
 

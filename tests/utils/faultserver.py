@@ -42,6 +42,7 @@ import json
 import time
 import uuid
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,10 +79,11 @@ class Conn:
     queue: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
     closed: bool = False
 
-    def send(self, event: dict[str, Any]) -> None:
-        """Queue a frame: one writer per socket, so frames go out in the order queued."""
+    def send(self, event: dict[str, Any], on_sent: Callable[[], None] | None = None) -> None:
+        """Queue a frame: one writer per socket, so frames go out in the order queued.
+        ``on_sent`` is called once the frame is written (not if the socket closes first)."""
         if not self.closed:
-            self.queue.put_nowait(json.dumps(event))
+            self.queue.put_nowait((json.dumps(event), on_sent))
 
     def close(self, code: int) -> None:
         if not self.closed:
@@ -206,11 +208,13 @@ class FaultServer:
 
     async def _write(self, conn: Conn) -> None:
         while True:
-            item = await conn.queue.get()
-            if isinstance(item, tuple):
-                await conn.ws.close(item[1])
+            item, then = await conn.queue.get()
+            if item is _CLOSE:
+                await conn.ws.close(then)
                 return
             await conn.ws.send_text(item)
+            if then is not None:
+                then()
 
     # --- runs and defects -----------------------------------------------------------------
 
@@ -252,7 +256,7 @@ class FaultServer:
                 self._leak(defect, source=run, victim=victim)
             defect = None  # the source run itself is clean
         elif defect == "late_leak":
-            run.defect = defect  # reserved (no victim); recorded when the leak is sent
+            run.defect = defect  # reserved (no victim); recorded when the leak is written
         elif defect is not None:
             self._record(defect, run)
         if defect == "out_of_order":
@@ -289,8 +293,13 @@ class FaultServer:
                 if kind == "agent_completed" and defect == "late_leak":
                     material = self._leak_material(run)
                     if material is not None:  # right behind the run's own reply
-                        self._record("late_leak", run)
-                        conn.send(material.event("agent_completed"))
+                        # Recorded once written: a client that closed its socket after the
+                        # reply may close it before the writer gets to the leak, and a leak
+                        # never sent is not one the harness could count.
+                        conn.send(
+                            material.event("agent_completed"),
+                            on_sent=lambda run=run: self._record("late_leak", run),
+                        )
                         self.protect_next.add(conn.user_id)
             self.recent.append(run)
         finally:
