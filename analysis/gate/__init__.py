@@ -5,6 +5,7 @@
     criteria.py the metrics an objective may judge (and how each is read: readers.py),
                 the criterion grammar ``p95 < 200 ms``, ``p95 <= +10%``
     slo.py      the SLO file: pydantic models of its tables, errors with line numbers
+    tomllines.py where each TOML table and key sits (tomllib gives no lines)
     judge.py    each objective judged, and the four-way verdict decided
     outcomes.py the outcomes (pass, warning, fail, inconclusive, skipped), the verdict, exit codes
     junit.py    JUnit XML, one test case per objective

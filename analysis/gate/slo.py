@@ -49,6 +49,7 @@ from .criteria import (
     MetricSpec,
     parse_criterion,
 )
+from .tomllines import TomlLines
 
 __all__ = [
     "COUNT",
@@ -124,40 +125,6 @@ class Slo:
     @property
     def has_relative(self) -> bool:
         return any(o.relative for o in self.objectives)
-
-
-# --- line numbers ----------------------------------------------------------------------
-
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]\s]+)\s*\]\]?")
-
-
-class _Lines:
-    """Where each table and key sits in the text, for error messages (tomllib gives none)."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.headers: list[tuple[int, str]] = []  # (1-based line, table name)
-        for i, line in enumerate(self.lines, 1):
-            m = _HEADER.match(line)
-            if m:
-                self.headers.append((i, m.group(1)))
-
-    def table(self, name: str, index: int = 0) -> int:
-        found = [ln for ln, n in self.headers if n == name]
-        return found[index] if index < len(found) else 0
-
-    def key(self, table: str, index: int, key: str) -> int:
-        """Line of ``key = ...`` inside the index-th ``table`` (its header line if absent)."""
-        start = self.table(table, index)
-        following = [ln for ln, _ in self.headers if ln > start]
-        end = following[0] if following else len(self.lines) + 1
-        if not start:
-            start, end = 0, (self.headers[0][0] if self.headers else len(self.lines) + 1)
-        pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
-        for ln in range(start + 1, end):
-            if pattern.match(self.lines[ln - 1]):
-                return ln
-        return start
 
 
 # --- the file's tables, checked by pydantic ------------------------------------------
@@ -311,7 +278,7 @@ def _causes(errors: list[Any]) -> list[Any]:
     ]
 
 
-def _named_twice(data: dict[str, Any], where: _Lines) -> list[tuple[int, str]]:
+def _named_twice(data: dict[str, Any], where: TomlLines) -> list[tuple[int, str]]:
     """Explicit ``name`` values given twice: found with the tables' other errors, so the
     earliest line is raised (names made from criteria are checked once those are valid)."""
     raw = data.get("objective")
@@ -327,7 +294,7 @@ def _named_twice(data: dict[str, Any], where: _Lines) -> list[tuple[int, str]]:
     ]
 
 
-def _line(where: _Lines, loc: tuple[Any, ...]) -> int:
+def _line(where: TomlLines, loc: tuple[Any, ...]) -> int:
     """The line of the key or table ``loc`` names (pydantic's location of an error)."""
     if len(loc) == 1:
         return where.table(str(loc[0])) or where.key("", 0, str(loc[0]))
@@ -353,7 +320,7 @@ def parse_slo(text: str, source: str = "<slo>") -> Slo:
         line = getattr(exc, "lineno", 0) or _lineno_from_message(str(exc))
         reason = getattr(exc, "msg", None) or str(exc).split(" (at ")[0]
         raise SloError(source, line, f"invalid TOML: {reason}") from None
-    where = _Lines(text)
+    where = TomlLines(text)
     try:
         table = SloFile.model_validate(data)
     except ValidationError as exc:
