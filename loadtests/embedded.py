@@ -62,7 +62,8 @@ class EmbeddedBackend:
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1 (got {workers})")
-        if any(a.split("=")[0] == "--workers" for a in extra_args) or "workers" in (settings or {}):
+        named = [a.split("=")[0] for a in extra_args] + [k.lower() for k in settings or {}]
+        if "--workers" in named or "workers" in named:
             raise ValueError("pass workers=N, not --workers in extra_args or settings")
         self.factory = factory
         self.users = users

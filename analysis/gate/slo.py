@@ -290,7 +290,7 @@ def _named_twice(data: dict[str, Any], where: TomlLines) -> list[tuple[int, str]
     return [
         (where.key("objective", i, "name"), f"duplicate objective name {name!r}")
         for i, name in enumerate(names)
-        if isinstance(name, str) and name in names[:i]
+        if isinstance(name, str) and name and name in names[:i]  # "" gets a made-up name
     ]
 
 

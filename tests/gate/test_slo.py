@@ -122,6 +122,13 @@ def test_criteria(text: str, metric: str, op: str, threshold: float, relative: b
             5,
             "duplicate objective name 'a'",
         ),
+        # an empty name is no name (each gets one made from its criterion): not a duplicate
+        (
+            '[[objective]]\nname = ""\ncriterion = "p95 < 1 s"\n[[objective]]\nname = ""\n'
+            'criterion = "p50 < 1 s"\nweight = 0\n',
+            7,
+            "weight must be positive",
+        ),
     ],
 )
 def test_errors_name_the_line(text: str, line: int, reason: str) -> None:

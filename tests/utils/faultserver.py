@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import itertools
 import json
 import time
@@ -298,7 +299,7 @@ class FaultServer:
                         # never sent is not one the harness could count.
                         conn.send(
                             material.event("agent_completed"),
-                            on_sent=lambda run=run: self._record("late_leak", run),
+                            on_sent=functools.partial(self._record, "late_leak", run),
                         )
                         self.protect_next.add(conn.user_id)
             self.recent.append(run)
