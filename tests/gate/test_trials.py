@@ -70,9 +70,10 @@ def two_backends(
         yield blue.url, green.url
 
 
-def gate_run(blue: str, green: str, out: Path) -> tuple[int, dict, float]:
+def gate_run(blue: str, green: str, out: Path, max_trials: int = 3) -> tuple[int, dict, float]:
     t0 = time.monotonic()
-    done = gate_cli("run", "--blue", blue, "--green", green, *RUN, "--out", out, timeout=240)
+    args = [*RUN[:-1], str(max_trials)]  # RUN ends with --max-trials 3
+    done = gate_cli("run", "--blue", blue, "--green", green, *args, "--out", out, timeout=300)
     elapsed = time.monotonic() - t0
     assert done.returncode != 2, done.stderr
     return done.returncode, load_verdict(out), elapsed
@@ -103,9 +104,11 @@ def test_green_with_slower_agent_fails_the_relative_latency_objective(tmp_path: 
 def test_identical_green_passes(tmp_path: Path) -> None:
     # Both with a model that thinks for 20 ms, as a real one does: response p50 is then a
     # stable ~22 ms, not a ~2 ms figure that any load beside the test moves by 50%.
+    # At 5 s x 2 pairs an identical green is inconclusive about 1 time in 10 here (README,
+    # "gate run"): the gate's answer to that is more pairs, so this gate may add up to 3.
     model = {"agent_think_ms": 20}
     with two_backends(model, model) as (blue, green):
-        rc, verdict, elapsed = gate_run(blue, green, tmp_path)
+        rc, verdict, elapsed = gate_run(blue, green, tmp_path, max_trials=5)
     rel = {o["name"]: o for o in verdict["objectives"]}["response-p50-vs-baseline"]
     undecided = [(o["name"], o["detail"]) for o in verdict["objectives"] if o["outcome"] != "pass"]
     assert rc == 0 and verdict["verdict"] in ("pass", "warning"), (verdict["verdict"], undecided)
