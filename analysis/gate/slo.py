@@ -30,7 +30,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -73,7 +73,7 @@ __all__ = [
 
 DEFAULT_SLO = "default_slo.toml"
 MissingPolicy = Literal["fail", "pass", "inconclusive", "skip"]
-MISSING_POLICIES: tuple[str, ...] = MissingPolicy.__args__  # type: ignore[attr-defined]
+MISSING_POLICIES: tuple[str, ...] = get_args(MissingPolicy)
 
 
 class SloError(Exception):
