@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats
 
 from analysis.noise import NoiseModel
+from analysis.quantiles import block_bootstrap, block_quantiles
 from analysis.scan import whole_ticks
 from analysis.stats import bootstrap_quantile, iqr_of, ks_p, mann_whitney_p, rank_test_sample
 from analysis.summarize import (
@@ -22,6 +23,9 @@ from analysis.summarize import (
 )
 from analysis.summary import CLOSE_1011, Summary
 from analysis.verdicts import BETTER, INCONCLUSIVE, MAX_MORE_RUNS, SAME, WORSE, Thresholds
+
+BLOCK_REPS = 1000  # block-bootstrap draws a side and request name
+MIN_TEST_BLOCKS = 5  # blocks a side for the test across time blocks
 
 
 def _t_test(
@@ -39,6 +43,20 @@ def _t_test(
     else:
         row["diff_lo"], row["diff_hi"] = lo, hi
     row["_est"], row["_se"], row["_df"] = est, se, df
+
+
+def _widen(row: dict[str, Any], est: float, se: float, df: int, th: Thresholds) -> None:
+    """Where the time blocks' standard error makes the test less sure, take it: the larger
+    p-value and the wider interval. Never more sure than the run-to-run noise allows (the
+    blocks' many degrees of freedom must not shrink an interval the calibration set)."""
+    trial = dict(row)
+    _t_test(trial, est, se, df, th, on_log=True)
+    if trial["p_value"] > row["p_value"]:
+        row["p_value"], row["_blocks"] = trial["p_value"], True
+    if trial["change_hi"] - trial["change_lo"] > row["change_hi"] - row["change_lo"]:
+        for key in ("change_lo", "change_hi", "_se", "_df"):
+            row[key] = trial[key]
+        row["_blocks"] = True
 
 
 def _no_noise(row: dict[str, Any], model: NoiseModel, what: str) -> None:
@@ -81,6 +99,7 @@ def _row(**kw: Any) -> dict[str, Any]:
         "_est": np.nan,
         "_se": np.nan,
         "_df": 0,
+        "_blocks": False,  # the spread between time blocks decided the standard error
     }
     base.update(kw)
     return base
@@ -98,6 +117,7 @@ def latency_rows(
     names.sort(key=lambda n: n != primary)  # the story's request first
     rng = np.random.default_rng(th.seed)
     test_rng = np.random.default_rng([th.seed, 1])  # its own stream: the bootstrap's is unchanged
+    block_rng = np.random.default_rng([th.seed, 2])
     for name in names:
         b = sb.samples.get(name, np.empty(0))
         c = sc.samples.get(name, np.empty(0))
@@ -106,6 +126,10 @@ def latency_rows(
         tests_done = False
         mwu = ksp = np.nan
         iqr = (iqr_of(b) + iqr_of(c)) / 2 if b.size and c.size else np.nan
+        sides = (sb, sc) if th.time_blocks else ()
+        noises = (_block_noise(x, name, quantiles, block_rng) for x in sides)
+        block_sides = [v for v in noises if v is not None]
+        block_stats = [_side_block_quantiles(x, name, quantiles) for x in sides]
         for q in quantiles:
             lab = qlabel(q)
             row = _row(section="latency", name=name, metric=lab, unit="ms", _kind="quantile")
@@ -149,9 +173,65 @@ def latency_rows(
                 var_runs = noise.value**2 * (1 / k_b + 1 / k_c)
                 row["noise"], row["noise_df"] = noise.value, noise.df
                 se = float(np.sqrt(max(var_runs, var_within)))
-                _t_test(row, float(np.log(qc / qb)), se, noise.df, th, on_log=True)
+                est = float(np.log(qc / qb))
+                _t_test(row, est, se, noise.df, th, on_log=True)
+                j = list(quantiles).index(q)
+                blocks = block_variance([(v[j], d) for v, d in block_sides if v[j] > 0])
+                if blocks is not None:
+                    _widen(row, est, float(np.sqrt(blocks[0])), blocks[1], th)
+                p_blocks = _blocks_p(block_stats, j)
+                if p_blocks > row["p_value"]:
+                    row["p_value"], row["_blocks"] = p_blocks, True
             rows.append(row)
     return rows
+
+
+def _block_noise(
+    s: Summary, name: str, qs: Sequence[float], rng: np.random.Generator
+) -> tuple[np.ndarray, int] | None:
+    """Variance of the log of each of a side's percentiles under the block bootstrap, and
+    its degrees of freedom (time blocks - 1); None without two blocks with rows."""
+    runs = [h for (_, n), h in s.per_block.items() if n == name]
+    if not runs:
+        return None
+    draws, blocks = block_bootstrap(runs, qs, BLOCK_REPS, rng)
+    if blocks < 2:
+        return None
+    return draws.var(axis=0, ddof=1), blocks - 1
+
+
+def _side_block_quantiles(s: Summary, name: str, qs: Sequence[float]) -> np.ndarray:
+    """Each percentile of each time block of a side's runs, shape ``(blocks, len(qs))``."""
+    per = [block_quantiles(h, qs) for (_, n), h in s.per_block.items() if n == name]
+    return np.concatenate(per) if per else np.empty((0, len(qs)))
+
+
+def _blocks_p(sides: Sequence[np.ndarray], j: int) -> float:
+    """Two-sided Mann-Whitney p-value of the sides' block percentiles (column ``j``): is
+    the change seen in most of the runs' time, or only in a few seconds of it? 0 (no
+    say) under :data:`MIN_TEST_BLOCKS` blocks a side."""
+    if not sides:
+        return 0.0
+    b, c = (x[:, j] for x in sides)
+    if min(b.size, c.size) < MIN_TEST_BLOCKS:
+        return 0.0
+    return float(stats.mannwhitneyu(c, b, alternative="two-sided").pvalue)
+
+
+def block_variance(sides: Sequence[tuple[float, int]]) -> tuple[float, int] | None:
+    """Variance of log(candidate / baseline) from the sides' block bootstraps, with
+    Welch-Satterthwaite degrees of freedom; None when neither side has blocks.
+
+    Rows of one run are not independent: a few slow seconds (a neighbour's burst, a
+    pause) move a whole run's percentile. Resampling a run's time blocks shows how much,
+    and a percentile that depends on a few seconds is judged that uncertain.
+    """
+    if not sides:
+        return None
+    var = sum(v for v, _ in sides)
+    denom = sum(v * v / df for v, df in sides)
+    df = int(var * var / denom) if denom > 0 else min(df for _, df in sides)
+    return var, max(1, df)
 
 
 def _rate_row(

@@ -32,6 +32,7 @@ import pandas as pd
 from analysis.load import Run, RunGroup, as_group
 from analysis.quantiles import (
     QUANTILES,
+    block_histograms,
     grouped_quantiles,
     order_stat_ranks,
     qlabel,
@@ -142,6 +143,7 @@ def summarize(
 
     # Steady state: samples per run and name, sorted; the group's are all runs' together.
     per_run_samples: dict[tuple[str, str], np.ndarray] = {}
+    per_block: dict[tuple[str, str], np.ndarray] = {}
     n_steady: dict[str, int] = {}
     rows_steady = 0
     for sc in scans:
@@ -151,8 +153,11 @@ def summarize(
             n_steady[name] = n_steady.get(name, 0) + int(sc.requests[code, start:].sum())
         for name in list(sc.ok_ms):
             ms, ticks = sc.ok_ms.pop(name), sc.ok_tick.pop(name)
-            x = ms if start == 0 else ms[ticks >= start]
-            del ms, ticks
+            keep = ~np.isnan(ms) if start == 0 else (ticks >= start) & ~np.isnan(ms)
+            x, t = ms[keep], ticks[keep]
+            del ms, ticks, keep
+            per_block[(sc.label, name)] = block_histograms(x, t, start, sc.n_ticks)
+            del t
             per_run_samples[(sc.label, name)] = _sorted_samples(x)
     samples: dict[str, np.ndarray] = {}
     failure_events = stack_runs([(sc.label, sc.failure_events) for sc in scans])
@@ -214,6 +219,7 @@ def summarize(
         primary=primary,
         samples=samples,
         per_run=per_run,
+        per_block=per_block,
         run_seconds=seconds,
         per_run_counts=per_run_counts,
         per_run_requests=per_run_requests,

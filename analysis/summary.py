@@ -50,6 +50,9 @@ class Summary:
     # (run, name) -> ok count, quantiles, requests, rps (steady state), one row per run
     per_run: pd.DataFrame = field(repr=False)
     run_seconds: pd.Series = field(repr=False)  # run -> steady seconds analysed
+    # (run, name) -> latency histogram of each time block of the steady state, for the
+    # block bootstrap (quantiles.block_histograms)
+    per_block: dict[tuple[str, str], np.ndarray] = field(repr=False)
     per_run_counts: dict[str, RunCounts] = field(repr=False)  # run -> its agent runs, counted
     per_run_requests: pd.DataFrame = field(repr=False)  # (run, name) -> requests, failed
     scans: list[RunScan] = field(default_factory=list, repr=False)  # per run, samples taken

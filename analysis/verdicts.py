@@ -51,6 +51,10 @@ class Thresholds:
     # Mann-Whitney U and Kolmogorov-Smirnov run on a seeded random subsample of this many
     # successful rows a side when a side has more (rank_test_sample); estimates use every row.
     test_rows: int = 500_000
+    # A percentile's change must hold across each run's time blocks (a block bootstrap of
+    # its standard error, and a rank test of the blocks' own percentiles), so a few slow
+    # seconds in one run are not a regression. False: rows alone (the rule before).
+    time_blocks: bool = True
 
 
 def describe_change(row: pd.Series) -> str:

@@ -53,8 +53,13 @@ def make_events(
     dropped: int = 0,
     warmup_s: float = 0.0,
     warmup_factor: float = 1.5,
+    slow_spell: tuple[float, float, float] | None = None,
 ) -> pa.Table:
-    """Synthetic events for about ``n`` rows (a multiple of five, plus any dropped rows)."""
+    """Synthetic events for about ``n`` rows (a multiple of five, plus any dropped rows).
+
+    ``slow_spell=(start_s, seconds, factor)``: iterations that start in that window take
+    ``factor`` times as long (a neighbour's burst on the machine, in one run only).
+    """
     rng = np.random.default_rng(seed)
     n_iter = max(1, n // 5)
     # Arrival times: a linear ramp of the rate over warmup_s, then flat (inverse CDF).
@@ -67,6 +72,9 @@ def make_events(
     else:
         start = u * duration_s
     slow = 1.0 + (warmup_factor * np.clip(1 - start / warmup_s, 0, 1) if warmup_s > 0 else 0.0)
+    if slow_spell is not None:
+        at, length, factor = slow_spell
+        slow = slow * np.where((start >= at) & (start < at + length), factor, 1.0)
 
     per_step = []
     for _name, (_type, median) in STEPS.items():
