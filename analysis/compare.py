@@ -15,11 +15,13 @@ one of five verdicts (:class:`Verdict`). The rule (documented in the report too)
   estimate's degrees of freedom. Where no noise is known (one run per side and
   nothing calibrated for that metric) the metric is *inconclusive*.
 * **A change must hold across the run's time.** Each run's steady state is cut
-  into 10 time blocks. A percentile's standard error from a block bootstrap
-  (blocks resampled within each run), and a Mann-Whitney test of the blocks'
-  own percentiles, each replace the test above where they are less sure (the
-  larger p-value, the wider interval): a few slow seconds in one run move its
-  percentiles, not every block's (``Thresholds.time_blocks``).
+  into 10 time blocks. A t-test with a percentile's standard error from a block
+  bootstrap (blocks with rows resampled within each run) replaces the test
+  above where it is less sure (its larger p-value; the union of the two
+  intervals), and the change in the percentile's *median over the time blocks*
+  (5 blocks of 10 rows a side at least) must be significant under the same
+  run-to-run noise too (it can only raise the p-value): a slow spell in a few
+  of a run's blocks moves its tail, not that median (``Thresholds.time_blocks``).
 * **worse / better** needs *both* statistical significance *and* a practical
   effect. Significant: p below alpha / m (Bonferroni over the m metrics tested,
   family-wise alpha = 0.05), so a report with 40 metrics does not cry wolf.
@@ -152,8 +154,8 @@ def _judge(row: dict[str, Any], th: Thresholds, alpha_m: float, model: NoiseMode
     row["note"] = "not significant, but the interval reaches past the threshold"
     if row["_blocks"]:
         row["note"] += (
-            "; the run's time blocks disagree more than runs of one build do (a slow spell"
-            " within a run), and that decided the interval"
+            "; its time blocks disagree more than runs of one build do (a slow spell"
+            " within a run), which made it less sure"
         )
 
 

@@ -89,48 +89,70 @@ N_BINS = int(np.ceil((np.log(1e7) - _LOW) / _STEP))
 BIN_MS = np.exp(_LOW + _STEP * (np.arange(N_BINS) + 0.5))  # each bin's (geometric) centre
 
 
+_SLICE = 1 << 22  # rows binned at a time: bounded temporaries on runs of any size
+
+
 def block_histograms(
     ms: np.ndarray, ticks: np.ndarray, first_tick: int, end_tick: int
 ) -> np.ndarray:
     """Counts of ``ms`` per time block and latency bin, shape ``(BLOCKS, N_BINS)``.
 
-    Ticks ``[first_tick, end_tick)`` are cut into :data:`BLOCKS` blocks of equal time.
+    Ticks ``[first_tick, end_tick)`` are cut into :data:`BLOCKS` blocks of equal time;
+    ``ms`` must hold no NaN (latencies under 1 us count as 1 us).
     """
     span = max(1, end_tick - first_tick)
-    block = np.clip((ticks.astype(np.int64) - first_tick) * BLOCKS // span, 0, BLOCKS - 1)
-    key = block.astype(np.int32) * N_BINS
-    del block
-    pos = np.floor((np.log(np.maximum(ms, 1e-3)) - _LOW) / _STEP)
-    key += np.clip(pos, 0, N_BINS - 1).astype(np.int32)
-    del pos
-    counts = np.bincount(key, minlength=BLOCKS * N_BINS)
+    counts = np.zeros(BLOCKS * N_BINS, np.int64)
+    for lo in range(0, ms.size, _SLICE):
+        t = ticks[lo : lo + _SLICE].astype(np.int64)
+        key = (np.clip((t - first_tick) * BLOCKS // span, 0, BLOCKS - 1) * N_BINS).astype(np.int32)
+        del t
+        pos = np.floor((np.log(np.maximum(ms[lo : lo + _SLICE], 1e-3)) - _LOW) / _STEP)
+        key += np.clip(pos, 0, N_BINS - 1).astype(np.int32)
+        del pos
+        counts += np.bincount(key, minlength=BLOCKS * N_BINS)
     return counts.reshape(BLOCKS, N_BINS).astype(np.int32)
+
+
+def _hist_quantiles(cum: np.ndarray, centre: np.ndarray, q: float) -> np.ndarray:
+    """numpy's linear q-quantile of each row of cumulative bin counts ``cum`` (rows with
+    values), each value taken as its bin's centre: the two order statistics around
+    rank ``q * (n - 1)`` found by bin, then interpolated."""
+    total = cum[:, -1:]
+    h = q * (total - 1)
+    lo = np.floor(h)
+    at = [
+        np.minimum((cum <= k).sum(axis=1), centre.size - 1)
+        for k in (lo, np.minimum(lo + 1, total - 1))
+    ]
+    v_lo, v_hi = centre[at[0]], centre[at[1]]
+    return np.asarray(v_lo + (h[:, 0] - lo[:, 0]) * (v_hi - v_lo))
 
 
 def block_bootstrap(
     runs: Sequence[np.ndarray], qs: Sequence[float], reps: int, rng: np.random.Generator
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int] | None:
     """Log q-quantiles of a side's pooled rows, ``reps`` times, each from its runs' time
-    blocks drawn with replacement within each run (a moving-block bootstrap with
-    non-overlapping blocks); shape ``(reps, len(qs))``, and the non-empty blocks.
+    blocks drawn with replacement within each run (a block bootstrap with
+    non-overlapping blocks; only blocks with rows are drawn), shape ``(reps, len(qs))``,
+    and the degrees of freedom (blocks with rows - 1, summed over runs). None when no
+    run has two blocks with rows.
 
     ``runs`` are :func:`block_histograms` of each run of the side.
     """
-    hist = np.concatenate(runs)
+    kept = [h[h.sum(axis=1) > 0] for h in runs]
+    kept = [h for h in kept if h.shape[0] >= 2]
+    if not kept:
+        return None
+    hist = np.concatenate(kept)
     used = hist.any(axis=0)
     hist, centre = hist[:, used].astype(np.float64), np.log(BIN_MS[used])
     draws = np.concatenate(
-        [rng.multinomial(h.shape[0], np.full(h.shape[0], 1 / h.shape[0]), size=reps) for h in runs],
+        [rng.multinomial(h.shape[0], np.full(h.shape[0], 1 / h.shape[0]), size=reps) for h in kept],
         axis=1,
     )
     cum = np.cumsum(draws @ hist, axis=1)
-    total = cum[:, -1:]
-    out = np.empty((reps, len(qs)))
-    for j, q in enumerate(qs):
-        rank = q * (total - 1) + 1  # the order statistic at q, 1-based
-        idx = np.minimum((cum < rank).sum(axis=1), centre.size - 1)
-        out[:, j] = centre[idx]
-    return out, int((hist.sum(axis=1) > 0).sum())
+    out = np.stack([_hist_quantiles(cum, centre, q) for q in qs], axis=1)
+    return out, sum(h.shape[0] - 1 for h in kept)
 
 
 MIN_BLOCK_ROWS = 10  # a block with fewer rows has no percentile of its own
@@ -138,12 +160,10 @@ MIN_BLOCK_ROWS = 10  # a block with fewer rows has no percentile of its own
 
 def block_quantiles(hist: np.ndarray, qs: Sequence[float]) -> np.ndarray:
     """Each q-quantile of each time block with at least :data:`MIN_BLOCK_ROWS` rows, in
-    ms (to the 0.5% bin), shape ``(blocks, len(qs))``; ``hist`` from :func:`block_histograms`."""
+    ms (numpy's linear quantile of the bins' centres, so within half a 0.5% bin), shape
+    ``(blocks, len(qs))``; ``hist`` from :func:`block_histograms`."""
     hist = hist[hist.sum(axis=1) >= MIN_BLOCK_ROWS]
+    if hist.shape[0] == 0:
+        return np.empty((0, len(qs)))
     cum = np.cumsum(hist, axis=1)
-    total = cum[:, -1:]
-    out = np.empty((hist.shape[0], len(qs)))
-    for j, q in enumerate(qs):
-        idx = np.minimum((cum < q * (total - 1) + 1).sum(axis=1), N_BINS - 1)
-        out[:, j] = BIN_MS[idx]
-    return out
+    return np.stack([_hist_quantiles(cum, BIN_MS, q) for q in qs], axis=1)

@@ -153,9 +153,14 @@ def summarize(
             n_steady[name] = n_steady.get(name, 0) + int(sc.requests[code, start:].sum())
         for name in list(sc.ok_ms):
             ms, ticks = sc.ok_ms.pop(name), sc.ok_tick.pop(name)
-            keep = ~np.isnan(ms) if start == 0 else (ticks >= start) & ~np.isnan(ms)
-            x, t = ms[keep], ticks[keep]
-            del ms, ticks, keep
+            nan = np.isnan(ms)
+            if start == 0 and not nan.any():
+                x, t = ms, ticks
+            else:
+                keep = ~nan if start == 0 else (ticks >= start) & ~nan
+                x, t = ms[keep], ticks[keep]
+                del keep
+            del ms, ticks, nan
             per_block[(sc.label, name)] = block_histograms(x, t, start, sc.n_ticks)
             del t
             per_run_samples[(sc.label, name)] = _sorted_samples(x)

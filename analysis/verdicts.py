@@ -52,7 +52,7 @@ class Thresholds:
     # successful rows a side when a side has more (rank_test_sample); estimates use every row.
     test_rows: int = 500_000
     # A percentile's change must hold across each run's time blocks (a block bootstrap of
-    # its standard error, and a rank test of the blocks' own percentiles), so a few slow
+    # its standard error, and its median over the blocks), so a few slow
     # seconds in one run are not a regression. False: rows alone (the rule before).
     time_blocks: bool = True
 
