@@ -101,7 +101,7 @@ def _row(**kw: Any) -> dict[str, Any]:
         "_est": np.nan,
         "_se": np.nan,
         "_df": 0,
-        "_blocks": False,  # the spread between time blocks decided the standard error
+        "_blocks": False,  # the time blocks made this row less sure (its note says so)
     }
     base.update(kw)
     return base
