@@ -132,7 +132,7 @@ def latency_rows(
         noises = (_block_noise(x, name, quantiles, block_rng) for x in sides)
         block_sides = [v for v in noises if v is not None]
         block_stats = [_side_block_quantiles(x, name, quantiles) for x in sides]
-        for q in quantiles:
+        for j, q in enumerate(quantiles):
             lab = qlabel(q)
             row = _row(section="latency", name=name, metric=lab, unit="ms", _kind="quantile")
             row["n_baseline"], row["n_candidate"] = int(b.size), int(c.size)
@@ -177,7 +177,6 @@ def latency_rows(
                 se = float(np.sqrt(max(var_runs, var_within)))
                 est = float(np.log(qc / qb))
                 _t_test(row, est, se, noise.df, th, on_log=True)
-                j = list(quantiles).index(q)
                 blocks = block_variance([(v[j], d) for v, d in block_sides if v[j] > 0])
                 if blocks is not None:
                     _widen(row, est, float(np.sqrt(blocks[0])), blocks[1], th)
