@@ -88,6 +88,7 @@ class WsConnection:
         )
         self.close_code: int | None = None
         self.unread: list[str] = []
+        self._close_sent = False
 
     def take_unread(self) -> list[str]:
         """The messages read while looking for a close frame, oldest first (then forgotten)."""
@@ -183,10 +184,14 @@ class WsConnection:
         """Close from our side; returns the code the server answered with, if it did.
 
         Messages still arriving before the server's close frame go to ``unread``.
+        Called again after an interruption (the load ending while it waited), it
+        reads on to the server's close without sending a second close frame.
         """
         if self.close_code is None:
             try:
-                self._ws.send_close(websocket.STATUS_NORMAL)
+                if not self._close_sent:
+                    self._close_sent = True
+                    self._ws.send_close(websocket.STATUS_NORMAL)
                 self._ws.settimeout(timeout_s)
                 self._read_close()
             except Exception:  # noqa: S110 - a peer that never answers: code stays None

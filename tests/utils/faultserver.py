@@ -128,8 +128,14 @@ class Run:
 class FaultServer:
     """The app and its ground truth."""
 
-    def __init__(self, defects: tuple[str, ...] = DEFECTS) -> None:
+    def __init__(
+        self, defects: tuple[str, ...] = DEFECTS, *, busy_after_leak_s: float = 0.0
+    ) -> None:
         self.defects = defects
+        # A starved server: its loop is busy this long right after it writes a late leak,
+        # so the victim's close is answered that late (the end of the load finds users
+        # waiting for it, with the leak already on their socket).
+        self.busy_after_leak_s = busy_after_leak_s
         self.period = 2 * len(defects)  # every other run gets the next defect in turn
         self.counter = itertools.count()
         self.injected: dict[str, list[str]] = defaultdict(list)
@@ -216,6 +222,8 @@ class FaultServer:
             await conn.ws.send_text(item)
             if then is not None:
                 then()
+                if self.busy_after_leak_s:
+                    time.sleep(self.busy_after_leak_s)  # blocks the loop: nothing is answered
 
     # --- runs and defects -----------------------------------------------------------------
 
