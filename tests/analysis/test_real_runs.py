@@ -51,6 +51,7 @@ def harness_run(out: Path, think_ms: int, seed: int) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_same_build_no_change_and_20ms_slower_is_worse(tmp_path: Path) -> None:
     same = [load_run(harness_run(tmp_path / f"same-{i}", 10, seed=i)) for i in range(3)]
     slower = load_run(harness_run(tmp_path / "slower", 30, seed=9))

@@ -80,6 +80,7 @@ def gate_run(blue: str, green: str, out: Path, max_trials: int = 3) -> tuple[int
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_green_with_slower_agent_fails_the_relative_latency_objective(tmp_path: Path) -> None:
     with two_backends({"agent_think_ms": 20}) as (blue, green):
         rc, verdict, elapsed = gate_run(blue, green, tmp_path)
@@ -101,6 +102,7 @@ def test_green_with_slower_agent_fails_the_relative_latency_objective(tmp_path: 
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_identical_green_passes(tmp_path: Path) -> None:
     # Both with a model that thinks for 20 ms, as a real one does: response p50 is then a
     # stable ~22 ms, not a ~2 ms figure that any load beside the test moves by 50%.
