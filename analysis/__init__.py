@@ -9,8 +9,7 @@ functions of the same name are ``analysis.summarize.summarize`` and
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from analysis.lazy import lazy_exports
 
 _EXPORTS = {
     "ResultsError": "analysis.errors",
@@ -43,14 +42,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'analysis' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports("analysis", _EXPORTS, globals())

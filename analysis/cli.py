@@ -101,17 +101,11 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed usage and the error
         return int(exc.code or 0)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # pandas for the input checks; scipy and matplotlib once the input is known to be usable
     from analysis.calibration import Calibration
-    from analysis.compare import WORSE, Comparison, Thresholds, compare
     from analysis.errors import ResultsError
     from analysis.load import load_group
-    from analysis.report import write_report
     from analysis.steady import parse_warmup
-    from analysis.summarize import summarize
-    from analysis.summary import Summary
 
     try:
         warmup = parse_warmup(args.warmup)
@@ -133,6 +127,14 @@ def report_main(argv: Sequence[str] | None = None) -> int:
         # The files are checked now and streamed by summarize, a batch at a time.
         cand = load_group(args.candidate, progress=progress)
         base = load_group(args.baseline, progress=progress) if args.baseline else None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from analysis.compare import WORSE, Comparison, Thresholds, compare
+        from analysis.report import write_report
+        from analysis.summarize import summarize
+        from analysis.summary import Summary
+
         progress(f"summarizing candidate ({sum(r.rows for r in cand.runs):,} rows)")
         sc = summarize(cand, warmup=warmup, confidence=args.confidence, progress=progress)
         result: Comparison | Summary = sc

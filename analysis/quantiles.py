@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 0.999)
 
@@ -36,6 +35,8 @@ def quantiles_sorted(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
 
 def order_stat_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, int]:
     """0-based indices (lo, hi) of the order-statistic interval; -1 / n mean open."""
+    from scipy import stats  # 1.5 s to import: the gate's and report's input checks need none
+
     alpha = 1.0 - confidence
     lo = int(stats.binom.ppf(alpha / 2, n, q)) - 1
     hi = int(stats.binom.ppf(1 - alpha / 2, n, q))

@@ -230,7 +230,9 @@ def summarize_rows(out_dir: Path) -> dict[str, Any]:
                 "name", sort=False, observed=True
             )["ms"]:
                 ok_ms.setdefault(str(name), []).append(ms.to_numpy())
-    per_name = requests_table(raw if raw is not None else _EMPTY_RAW, counts)
+    if raw is None:  # no rows: an empty table of the same columns
+        raw = pd.DataFrame({"rows": [], "not_requests": [], "ok": []}, dtype="int64")
+    per_name = requests_table(raw, counts)
     names: dict[str, Any] = {}
     for name in per_name.index:
         ok = np.concatenate(ok_ms[name]) if name in ok_ms else np.empty(0)
@@ -244,12 +246,6 @@ def summarize_rows(out_dir: Path) -> dict[str, Any]:
             "max": float(ok.max()) if len(ok) else float("nan"),
         }
     return {"rows": rows, "names": names, "runs": counts, "backend": attribution(out_dir)}
-
-
-_EMPTY_RAW = pa.table(
-    {"rows": pa.array([], pa.int64()), "not_requests": pa.array([], pa.int64()),
-     "ok": pa.array([], pa.int64())}
-).to_pandas()  # fmt: skip
 
 
 _ORDER = ["golden_path", "login", "ws_connect", "ttfe", "response", "iteration"]

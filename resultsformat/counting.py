@@ -30,10 +30,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from resultsformat.schema import FAILURE_KINDS, LATE_FRAME, NOT_REQUEST_KINDS, OK, RESPONSE
 
@@ -129,6 +131,10 @@ class RunCounts:
 
 
 def _series(values: Any) -> pd.Series:
+    # pandas is imported where a column or a table is made: the Locust processes, which
+    # only add RunCounts up, never load it (half a second each).
+    import pandas as pd
+
     if isinstance(values, pd.Series):
         return values.reset_index(drop=True)
     array = np.asarray(values)
@@ -174,6 +180,8 @@ def requests_by_name(name: Any, failure_kind: Any, ok: Any, runs: RunCounts) -> 
     agent runs, so its requests and failures are the rule's: ``runs.judged`` and
     ``runs.failed``, late frames included. Names are in order of first appearance.
     """
+    import pandas as pd
+
     names = _series(name)
     frame = pd.DataFrame(
         {

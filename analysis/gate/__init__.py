@@ -5,6 +5,7 @@
     criteria.py the metrics an objective may judge (and how each is read: readers.py),
                 the criterion grammar ``p95 < 200 ms``, ``p95 <= +10%``
     slo.py      the SLO file: pydantic models of its tables, errors with line numbers
+    errors.py   SloError, apart so that the CLI catches it without importing the parser
     tomllines.py where each TOML table and key sits (tomllib gives no lines)
     judge.py    each objective judged, and the four-way verdict decided
     outcomes.py the outcomes (pass, warning, fail, inconclusive, skipped), the verdict, exit codes
@@ -19,18 +20,24 @@ harness is reached through its command line, never imported.
 
 from __future__ import annotations
 
-from .judge import Judge, ObjectiveResult, Verdict, judge
-from .slo import Criterion, Objective, Slo, SloError, load_slo, parse_slo
+from analysis.lazy import lazy_exports
 
-__all__ = [
-    "Criterion",
-    "Judge",
-    "Objective",
-    "ObjectiveResult",
-    "Slo",
-    "SloError",
-    "Verdict",
-    "judge",
-    "load_slo",
-    "parse_slo",
-]
+# Imported on first use (PEP 562): `goldenpath gate --help` and a usage error need none
+# of pandas and scipy that the judge pulls in.
+_EXPORTS = {
+    "Judge": "analysis.gate.judge",
+    "ObjectiveResult": "analysis.gate.judge",
+    "Verdict": "analysis.gate.judge",
+    "judge": "analysis.gate.judge",
+    "Criterion": "analysis.gate.slo",
+    "Objective": "analysis.gate.slo",
+    "Slo": "analysis.gate.slo",
+    "SloError": "analysis.gate.errors",
+    "load_slo": "analysis.gate.slo",
+    "parse_slo": "analysis.gate.slo",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+__getattr__, __dir__ = lazy_exports("analysis.gate", _EXPORTS, globals())

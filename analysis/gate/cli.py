@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .common import PROG, UNUSABLE, Parser, UsageError, add_judge_options, guarded
-from .files import judge_dirs, write_outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def judge_main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
+    from .files import judge_dirs, write_outputs  # pandas and scipy: not for --help
+
     try:
         verdict = guarded(
             judge_dirs,

@@ -10,7 +10,7 @@ from typing import Any
 from analysis.errors import ResultsError
 from resultsformat.cli import OneLineParser
 
-from .slo import SloError
+from .errors import SloError
 
 PROG = "goldenpath gate"
 UNUSABLE = 2

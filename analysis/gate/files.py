@@ -9,8 +9,8 @@ from pathlib import Path
 from analysis.calibration import Calibration
 from analysis.load import load_group
 
-from .judge import Verdict, judge
 from .junit import to_junit
+from .outcomes import Verdict
 from .slo import load_slo
 
 
@@ -37,4 +37,6 @@ def judge_dirs(
     cal = Calibration.load(calibration) if calibration is not None else None
     cand = load_group(list(candidate))
     base = load_group(list(baseline)) if baseline else None
+    from .judge import judge  # scipy: imported once the input is known to be usable
+
     return judge(slo, cand, base, strict=strict, calibration=cal)

@@ -49,6 +49,7 @@ from .criteria import (
     MetricSpec,
     parse_criterion,
 )
+from .errors import SloError
 from .tomllines import TomlLines
 
 __all__ = [
@@ -74,15 +75,6 @@ __all__ = [
 DEFAULT_SLO = "default_slo.toml"
 MissingPolicy = Literal["fail", "pass", "inconclusive", "skip"]
 MISSING_POLICIES: tuple[str, ...] = get_args(MissingPolicy)
-
-
-class SloError(Exception):
-    """An SLO file that cannot be used; ``line`` is 1-based (0 when unknown)."""
-
-    def __init__(self, source: str, line: int, message: str) -> None:
-        self.source, self.line, self.message = source, line, message
-        where = f"{source}:{line}" if line else source
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)
