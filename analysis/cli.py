@@ -127,14 +127,19 @@ def report_main(argv: Sequence[str] | None = None) -> int:
         # The files are checked now and streamed by summarize, a batch at a time.
         cand = load_group(args.candidate, progress=progress)
         base = load_group(args.baseline, progress=progress) if args.baseline else None
-        import matplotlib
+    except ResultsError as exc:
+        progress.clear()
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    import matplotlib
 
-        matplotlib.use("Agg")
-        from analysis.compare import WORSE, Comparison, Thresholds, compare
-        from analysis.report import write_report
-        from analysis.summarize import summarize
-        from analysis.summary import Summary
+    matplotlib.use("Agg")
+    from analysis.compare import WORSE, Comparison, Thresholds, compare
+    from analysis.report import write_report
+    from analysis.summarize import summarize
+    from analysis.summary import Summary
 
+    try:
         progress(f"summarizing candidate ({sum(r.rows for r in cand.runs):,} rows)")
         sc = summarize(cand, warmup=warmup, confidence=args.confidence, progress=progress)
         result: Comparison | Summary = sc

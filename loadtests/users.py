@@ -310,8 +310,9 @@ class GoldenPathUser(FastHttpUser):
             code = ws.close(CLOSE_WAIT_S)
         except GreenletExit:
             # The load ended while we waited for the server's close (after a run that had
-            # completed): read on to it, bounded as on_stop's close is, so the frames already
-            # read, or on their way, are checked before the run's row is written.
+            # completed): read on to it, as on_stop's close does (until the close frame, or
+            # 1 s with nothing read), so the frames already read, or on their way, are
+            # checked before the run's row is written.
             self._closed(ws, check, ws.close(CLOSE_WAIT_S))
             raise
         self._closed(ws, check, code)

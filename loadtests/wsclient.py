@@ -183,15 +183,17 @@ class WsConnection:
     def close(self, timeout_s: float = 2.0) -> int | None:
         """Close from our side; returns the code the server answered with, if it did.
 
-        Messages still arriving before the server's close frame go to ``unread``.
-        Called again after an interruption (the load ending while it waited), it
-        reads on to the server's close without sending a second close frame.
+        Messages still arriving before the server's close frame go to ``unread``; each
+        read waits up to ``timeout_s``. Called again after an interruption (the load
+        ending while it waited), it reads on to the server's close without sending a
+        second close frame.
         """
         if self.close_code is None:
-            try:
-                if not self._close_sent:
-                    self._close_sent = True
+            if not self._close_sent:
+                self._close_sent = True
+                with suppress(Exception):  # a reset socket: what it still holds is read below
                     self._ws.send_close(websocket.STATUS_NORMAL)
+            try:
                 self._ws.settimeout(timeout_s)
                 self._read_close()
             except Exception:  # noqa: S110 - a peer that never answers: code stays None

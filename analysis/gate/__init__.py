@@ -22,13 +22,15 @@ from __future__ import annotations
 
 from analysis.lazy import lazy_exports
 
+# ``judge`` is the module here (importing it sets the package's attribute of that name);
+# the function is ``analysis.gate.judge.judge``, as ``analysis.compare.compare`` is.
+
 # Imported on first use (PEP 562): `goldenpath gate --help` and a usage error need none
 # of pandas and scipy that the judge pulls in.
 _EXPORTS = {
     "Judge": "analysis.gate.judge",
     "ObjectiveResult": "analysis.gate.judge",
     "Verdict": "analysis.gate.judge",
-    "judge": "analysis.gate.judge",
     "Criterion": "analysis.gate.slo",
     "Objective": "analysis.gate.slo",
     "Slo": "analysis.gate.slo",

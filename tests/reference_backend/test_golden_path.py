@@ -35,6 +35,7 @@ def _login(backend: EmbeddedBackend, username: str = "load0") -> str:
     return str(body["access_token"])
 
 
+@pytest.mark.alone  # the 100 ms spacing of events: a neighbour's load must not stretch it
 @pytest.mark.parametrize("mode", ["canonical", "legacy"])
 def test_golden_path_for_one_user(
     mode: str, canonical_backend: EmbeddedBackend, legacy_backend: EmbeddedBackend
