@@ -28,21 +28,30 @@ BLOCK_REPS = 1000  # block-bootstrap draws a side and request name
 MIN_TEST_BLOCKS = 5  # blocks a side for the median over time blocks
 
 
+def _p_value(est: float, se: float, df: int) -> float:
+    """Two-sided p-value of ``est`` under a t distribution with ``se`` and ``df``."""
+    t = abs(est) / se if se > 0 else (np.inf if est else 0.0)
+    return float(2 * stats.t.sf(t, max(1, df))) if np.isfinite(t) else 0.0
+
+
+def _interval(est: float, se: float, df: int, th: Thresholds) -> tuple[float, float]:
+    """The ``th.confidence`` interval of ``est`` (on its own scale)."""
+    half = float(stats.t.ppf(0.5 + th.confidence / 2, max(1, df))) * se
+    return est - half, est + half
+
+
 def _t_test(
     row: dict[str, Any], est: float, se: float, df: int, th: Thresholds, on_log: bool
 ) -> None:
     """Fill the p-value and the interval of ``est`` (a log ratio, or a difference)."""
-    df = max(1, df)
-    t = abs(est) / se if se > 0 else (np.inf if est else 0.0)
-    p = float(2 * stats.t.sf(t, df)) if np.isfinite(t) else 0.0
+    p = _p_value(est, se, df)
     row["p_value"] = max(p, row["p_value"]) if np.isfinite(row["p_value"]) else p
-    half = float(stats.t.ppf(0.5 + th.confidence / 2, df)) * se
-    lo, hi = est - half, est + half
+    lo, hi = _interval(est, se, df, th)
     if on_log:
         row["change_lo"], row["change_hi"] = float(np.exp(lo) - 1), float(np.exp(hi) - 1)
     else:
         row["diff_lo"], row["diff_hi"] = lo, hi
-    row["_est"], row["_se"], row["_df"] = est, se, df
+    row["_est"], row["_se"], row["_df"] = est, se, max(1, df)
 
 
 def _widen(row: dict[str, Any], est: float, se: float, df: int, th: Thresholds) -> None:
@@ -50,14 +59,14 @@ def _widen(row: dict[str, Any], est: float, se: float, df: int, th: Thresholds) 
     p-value (with its standard error and df, which say how many more runs would decide)
     and the union of the intervals. Never more sure than the run-to-run noise allows (the
     blocks' many degrees of freedom must not shrink an interval the calibration set)."""
-    trial = dict(row)
-    _t_test(trial, est, se, df, th, on_log=True)
-    if trial["p_value"] > row["p_value"]:
-        row["p_value"], row["_se"], row["_df"] = trial["p_value"], trial["_se"], trial["_df"]
+    p = _p_value(est, se, df)
+    if p > row["p_value"]:
+        row["p_value"], row["_se"], row["_df"] = p, se, max(1, df)
         row["_blocks"] = True
-    if trial["change_lo"] < row["change_lo"] or trial["change_hi"] > row["change_hi"]:
-        row["change_lo"] = min(row["change_lo"], trial["change_lo"])
-        row["change_hi"] = max(row["change_hi"], trial["change_hi"])
+    lo, hi = (float(np.exp(v) - 1) for v in _interval(est, se, df, th))
+    if lo < row["change_lo"] or hi > row["change_hi"]:
+        row["change_lo"] = min(row["change_lo"], lo)
+        row["change_hi"] = max(row["change_hi"], hi)
         row["_blocks"] = True
 
 
@@ -222,7 +231,7 @@ def _median_p(sides: Sequence[np.ndarray], j: int, se: float, df: int) -> float:
     mb, mc = float(np.median(b)), float(np.median(c))
     if mb <= 0 or mc <= 0:
         return 0.0
-    return float(2 * stats.t.sf(abs(np.log(mc / mb)) / se, max(1, df)))
+    return _p_value(float(np.log(mc / mb)), se, df)
 
 
 def block_variance(sides: Sequence[tuple[float, int]]) -> tuple[float, int] | None:
